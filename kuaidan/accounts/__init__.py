@@ -1,0 +1,1 @@
+"""Accounts: users, roles, page sessions, API tokens, lockout, address book."""

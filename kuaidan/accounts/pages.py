@@ -1,0 +1,5 @@
+"""HTML routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

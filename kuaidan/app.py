@@ -1,0 +1,143 @@
+"""ASGI factory: routers, middleware, error handlers, static files and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from kuaidan import deps
+from kuaidan.accounts import api as accounts_api
+from kuaidan.accounts import pages as accounts_pages
+from kuaidan.bootstrap import Container, build_container
+from kuaidan.catalog import api as catalog_api
+from kuaidan.catalog import pages as catalog_pages
+from kuaidan.config import Settings, load_settings
+from kuaidan.core.errors import DomainError, Unauthorized
+from kuaidan.core.secrets import load_or_create_secrets
+from kuaidan.core.templating import STATIC_DIR, render
+from kuaidan.ops import api as ops_api
+from kuaidan.ops.metrics import MetricsMiddleware
+from kuaidan.security.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+
+log = logging.getLogger("kuaidan")
+
+SESSION_COOKIE = "kd_session"
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container is None
+        app.state.container = container or build_container(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.container.aclose()
+
+    app = FastAPI(
+        title="kuaidan",
+        version="0.1.0",
+        summary="24/7 online ordering for a live-commerce marketplace",
+        lifespan=lifespan,
+    )
+    if container is not None:
+        app.state.container = container
+    session_key = (
+        container.secrets.session_key
+        if container
+        else load_or_create_secrets(settings.data_dir).session_key
+    )
+    _add_middleware(app, settings, session_key)
+    _add_error_handlers(app)
+    page_deps = [Depends(deps.load_optional_user)]
+    app.include_router(ops_api.router)
+    app.include_router(accounts_api.router, prefix="/api/v1")
+    app.include_router(catalog_api.router, prefix="/api/v1")
+    app.include_router(accounts_pages.router, dependencies=page_deps)
+    app.include_router(catalog_pages.router, dependencies=page_deps)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
+    # Added innermost first: the body limit and headers wrap everything, metrics see all.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=True,
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    app.add_middleware(MetricsMiddleware)
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, details: Any = None
+) -> Response:
+    if wants_html(request):
+        return render(
+            request,
+            "error.html",
+            {"status": status, "code": code, "message": message},
+            status_code=status,
+        )
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, Unauthorized) and wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return error_response(request, exc.status, exc.code, exc.message, exc.details or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        return error_response(request, 422, "invalid_input", "the request is not valid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        code = codes.get(exc.status_code, "http_error")
+        response = error_response(request, exc.status_code, code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal_error", "something went wrong on our side")

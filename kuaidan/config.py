@@ -1,0 +1,84 @@
+"""Every setting of the platform, read from ``KUAIDAN_*`` environment variables.
+
+Nothing else in the code reads ``os.environ``: a component that needs a setting receives
+the :class:`Settings` object (or the value) from the composition root.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Platform settings with safe defaults for the embedded (single-box, SQLite) mode."""
+
+    model_config = SettingsConfigDict(env_prefix="KUAIDAN_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Where the SQLite database, generated secrets, TLS certificate and media live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL. Empty means SQLite in the data dir. PostgreSQL: "
+            "postgresql+asyncpg://user@host:5432/kuaidan (plain postgresql:// is accepted)."
+        ),
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="Connections per process.")
+    db_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    host: str = Field(default="127.0.0.1", description="Address the web server binds to.")
+    https_port: int = Field(default=8443, ge=1, le=65535, description="HTTPS port.")
+    http_port: int = Field(
+        default=8080, ge=0, le=65535, description="Plain HTTP port that only redirects; 0 = off."
+    )
+    public_url: str | None = Field(
+        default=None, description="External base URL (e.g. https://shop.example.com)."
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM certificate chain to serve.")
+    tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert.")
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0, description="HSTS max-age in seconds.")
+
+    timezone: str = Field(default="Asia/Shanghai", description="Zone used to display times.")
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+
+    session_max_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Page session life.")
+    login_max_failures: int = Field(default=10, ge=1, description="Failures before a lockout.")
+    lockout_minutes: int = Field(default=30, ge=1, description="How long a locked account waits.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    run_worker_in_process: bool = Field(
+        default=True, description="Run the outbox/job worker inside `serve` (embedded default)."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'kuaidan.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,174 @@
+"""Database engine, declarative base, column types and the unit of work.
+
+The use case owns the transaction: ``async with uow.atomic():`` is re-entrant, so a service
+that calls another area's service shares one transaction, and only the outermost block
+commits. Repositories, helpers and routes never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from kuaidan.core.clock import Clock, SystemClock
+from kuaidan.core.crypto import Cipher
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: times must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy's API)
+
+
+class Database:
+    """One engine and session factory per process, for SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and explicit BEGIN so writers take the lock first.
+
+    pysqlite's own transaction handling is switched off (isolation_level=None) and we emit
+    BEGIN ourselves: a write transaction starts with ``BEGIN IMMEDIATE`` so two writers queue
+    on the busy timeout instead of failing when a read lock cannot be upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class TransactionAborted(RuntimeError):
+    """An inner atomic block failed; the outer block must not commit half of the work."""
+
+
+class UnitOfWork:
+    """A session plus what a use case needs around it: the cipher, the clock, after-commit hooks.
+
+    One per request (or job run). ``atomic()`` opens the transaction; re-entering joins it.
+    """
+
+    def __init__(self, db: Database, *, cipher: Cipher, clock: Clock | None = None) -> None:
+        self.db = db
+        self.session: AsyncSession = db.sessionmaker()
+        self.cipher = cipher
+        self.clock: Clock = clock or SystemClock()
+        self._depth = 0
+        self._failed = False
+        self._after_commit: list[AfterCommit] = []
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def in_atomic(self) -> bool:
+        return self._depth > 0
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` once the outermost transaction has committed (never on rollback)."""
+        self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[UnitOfWork]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._failed = True
+                raise
+            finally:
+                self._depth -= 1
+            return
+        if self.session.in_transaction():
+            # End a read-only transaction opened by earlier reads; the write starts fresh.
+            await self.session.commit()
+        if self.db.is_sqlite:
+            await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        self._depth, self._failed = 1, False
+        try:
+            yield self
+            if self._failed:
+                raise TransactionAborted("an inner unit of work failed; nothing was committed")
+            await self.session.commit()
+        except BaseException:
+            self._after_commit.clear()
+            await self.session.rollback()
+            raise
+        finally:
+            self._depth = 0
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            await callback()
+
+    async def close(self) -> None:
+        await self.session.close()

@@ -1,0 +1,12 @@
+"""Imports every area's tables so that Alembic and tests see the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+AREAS_WITH_MODELS = ("ops", "accounts", "merchants", "catalog", "inventory")
+
+
+def import_all_models() -> None:
+    for area in AREAS_WITH_MODELS:
+        importlib.import_module(f"kuaidan.{area}.models")

@@ -1,0 +1,1 @@
+"""Operations: health, metrics, system monitor, alerts, capacity advice."""

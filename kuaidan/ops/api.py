@@ -1,0 +1,38 @@
+"""Health and metrics endpoints: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from kuaidan.deps import Uow
+from kuaidan.ops import service
+
+router = APIRouter(tags=["ops"])
+log = logging.getLogger(__name__)
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database is reachable and writable")
+async def readyz(uow: Uow) -> Response:
+    try:
+        await service.check_ready(uow=uow)
+    except Exception as exc:  # any failure means "not ready"; say which, without internals
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        return JSONResponse(
+            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

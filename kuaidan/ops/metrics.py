@@ -1,0 +1,52 @@
+"""Prometheus metrics for HTTP traffic, and the middleware that records them."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "kuaidan_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "kuaidan_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ERRORS = Counter(
+    "kuaidan_http_errors_total", "HTTP responses with status >= 500", ["method", "route"]
+)
+
+
+class MetricsMiddleware:
+    """Count requests and time them, labelled by route template (never by raw path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - start)
+            if status >= 500:
+                ERRORS.labels(method, template).inc()

@@ -1,0 +1,1 @@
+"""Security: edge protections in front of every request, intrusion detection, audit log."""

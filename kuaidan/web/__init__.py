@@ -1,0 +1,1 @@
+"""Templates and static files shared by every area's pages."""

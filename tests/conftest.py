@@ -1,0 +1,161 @@
+"""Shared fixtures: a real server over TLS on loopback, on SQLite and on PostgreSQL.
+
+Integration tests take the ``server`` fixture: a uvicorn server running the real app in a
+thread, over HTTPS with a self-signed certificate, on a fresh database that has been migrated
+with the real migrations. The same tests run once per backend; PostgreSQL comes from
+``KUAIDAN_TEST_DATABASE_URL`` (CI sets it and also sets KUAIDAN_TEST_REQUIRE_POSTGRES=1).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kuaidan.app import create_app
+from kuaidan.bootstrap import Container, build_container
+from kuaidan.config import Settings
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.migrate import upgrade
+from kuaidan.core.tls import ensure_self_signed, server_context
+
+PG_URL_ENV = "KUAIDAN_TEST_DATABASE_URL"
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        if os.environ.get("KUAIDAN_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"{PG_URL_ENV} is not set but PostgreSQL tests are required")
+        return None
+    return Settings(database_url=url).effective_database_url
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A running kuaidan server and a way to reach its database from the test's own loop."""
+
+    backend: str
+    base_url: str
+    settings: Settings
+    ca_file: Path
+    container: Container
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url, verify=self.ssl_context(), timeout=30.0, **kwargs
+        )
+
+    def uow(self) -> UnitOfWork:
+        return self.container.unit_of_work()
+
+
+class _ThreadedServer:
+    def __init__(self, settings: Settings, cert: Path, key: Path) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(settings),
+            log_level="warning",
+            ssl_certfile=str(cert),
+            ssl_keyfile=str(key),
+            ssl_context_factory=lambda _c, _d: server_context(cert, key),
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def make_settings(data_dir: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        run_worker_in_process=True,
+        log_level="warning",
+    )
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+async def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    backend: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    url: str | None = None
+    if backend == "postgres":
+        url = postgres_url()
+        if url is None:
+            pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
+        await reset_postgres(url)
+    settings = make_settings(data_dir, url)
+    await upgrade(settings.effective_database_url)
+    cert, key = ensure_self_signed(data_dir)
+    running = _ThreadedServer(settings, cert, key)
+    running.start()
+    container = build_container(settings)
+    try:
+        yield LiveServer(
+            backend=backend,
+            base_url=f"https://127.0.0.1:{running.port}",
+            settings=settings,
+            ca_file=cert,
+            container=container,
+        )
+    finally:
+        await container.aclose()
+        running.stop()
+
+
+@pytest.fixture
+async def api(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> Iterator[str]:
+    """A short random token to keep test data from colliding across tests and runs."""
+    yield uuid.uuid4().hex[:10]
