@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(accounts_pages.router, dependencies=page_deps)
     app.include_router(catalog_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    media_dir = settings.data_dir / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media_dir), name="media")
     return app
 
 
