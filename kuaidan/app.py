@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,9 +42,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = container is None
         app.state.container = container or build_container(settings)
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.run_worker_in_process:
+            worker = app.state.container.worker(settings=settings.worker_settings())
+            worker_task = asyncio.create_task(worker.run_forever(stop), name="kuaidan-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
             if own:
                 await app.state.container.aclose()
 

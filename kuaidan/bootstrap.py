@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kuaidan.config import Settings
@@ -9,6 +11,10 @@ from kuaidan.core.clock import Clock, SystemClock
 from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import Database, UnitOfWork
 from kuaidan.core.secrets import Secrets, load_or_create_secrets
+from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registries
+
+# Modules that declare ``REGISTRY``: an area's handlers (event subscriptions) and jobs.
+REGISTRY_MODULES = ("kuaidan.ops.jobs",)
 
 
 @dataclass
@@ -18,9 +24,20 @@ class Container:
     db: Database
     cipher: Cipher
     clock: Clock = field(default_factory=SystemClock)
+    outbox_signal: Callable[[], None] | None = None
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.db, cipher=self.cipher, clock=self.clock)
+        return UnitOfWork(
+            self.db, cipher=self.cipher, clock=self.clock, outbox_signal=self.outbox_signal
+        )
+
+    def worker(self, *, settings: WorkerSettings | None = None) -> Worker:
+        """A worker over this container's database; commits made here wake it at once."""
+        worker = Worker(
+            unit_of_work=self.unit_of_work, registry=build_registry(), settings=settings
+        )
+        self.outbox_signal = worker.wake
+        return worker
 
     async def aclose(self) -> None:
         await self.db.dispose()
@@ -38,3 +55,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         cipher=Cipher(secrets.keyring),
         clock=clock or SystemClock(),
     )
+
+
+def build_registry() -> Registry:
+    """Every area's event subscriptions and scheduled jobs, in one registry."""
+    return merge_registries(importlib.import_module(name).REGISTRY for name in REGISTRY_MODULES)

@@ -6,12 +6,15 @@ the :class:`Settings` object (or the value) from the composition root.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kuaidan.core.worker import WorkerSettings
 
 
 class Settings(BaseSettings):
@@ -57,6 +60,23 @@ class Settings(BaseSettings):
     run_worker_in_process: bool = Field(
         default=True, description="Run the outbox/job worker inside `serve` (embedded default)."
     )
+
+    worker_poll_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often an idle worker looks for due work."
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Tries of a failing handler before a dead letter."
+    )
+    outbox_lease_s: int = Field(
+        default=60, ge=5, description="How long a worker owns a claimed delivery or job run."
+    )
+
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(
+            poll_interval_s=self.worker_poll_interval_s,
+            max_attempts=self.outbox_max_attempts,
+            lease=timedelta(seconds=self.outbox_lease_s),
+        )
 
     @field_validator("database_url")
     @classmethod

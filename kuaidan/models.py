@@ -8,5 +8,6 @@ AREAS_WITH_MODELS = ("ops", "accounts", "merchants", "catalog", "inventory")
 
 
 def import_all_models() -> None:
+    importlib.import_module("kuaidan.core.outbox")
     for area in AREAS_WITH_MODELS:
         importlib.import_module(f"kuaidan.{area}.models")

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kuaidan.app import create_app
@@ -50,6 +51,43 @@ async def reset_postgres(url: str) -> None:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+@asynccontextmanager
+async def isolated_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """A migrated database of its own, with no server (and so no worker) attached to it.
+
+    For tests that must see every row of a table, e.g. the outbox's. On PostgreSQL it is a
+    separate database beside the one in ``KUAIDAN_TEST_DATABASE_URL``, dropped afterwards.
+    """
+    data_dir = tmp_path_factory.mktemp(f"isolated-{backend}")
+    if backend == "sqlite":
+        settings = make_settings(data_dir, None, run_worker=False)
+        await upgrade(settings.effective_database_url)
+        yield settings
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
+    url = make_url(base)
+    name = f"{url.database}_iso_{uuid.uuid4().hex[:6]}"
+    admin = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        settings = make_settings(
+            data_dir,
+            url.set(database=name).render_as_string(hide_password=False),
+            run_worker=False,
+        )
+        await upgrade(settings.effective_database_url)
+        yield settings
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @dataclass
@@ -106,11 +144,12 @@ class _ThreadedServer:
         self.thread.join(timeout=15)
 
 
-def make_settings(data_dir: Path, database_url: str | None) -> Settings:
+def make_settings(data_dir: Path, database_url: str | None, *, run_worker: bool = True) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
-        run_worker_in_process=True,
+        run_worker_in_process=run_worker,
+        worker_poll_interval_s=0.2,
         log_level="warning",
     )
 

@@ -117,8 +117,16 @@ class UnitOfWork:
     One per request (or job run). ``atomic()`` opens the transaction; re-entering joins it.
     """
 
-    def __init__(self, db: Database, *, cipher: Cipher, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        cipher: Cipher,
+        clock: Clock | None = None,
+        outbox_signal: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
+        self._outbox_signal = outbox_signal
         self.session: AsyncSession = db.sessionmaker()
         self.cipher = cipher
         self.clock: Clock = clock or SystemClock()
@@ -135,7 +143,13 @@ class UnitOfWork:
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the outermost transaction has committed (never on rollback)."""
-        self._after_commit.append(callback)
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
+
+    async def notify_outbox(self) -> None:
+        """Wake the local worker: new events were committed."""
+        if self._outbox_signal is not None:
+            self._outbox_signal()
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[UnitOfWork]:
