@@ -24,9 +24,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts of staff, merchants and buyers.", no_args_is_help=True)
 keys_app = typer.Typer(help="Data-encryption keys.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Event deliveries: backlog and dead letters.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 
 
@@ -84,6 +86,130 @@ def serve(
     run_server(settings, workers=workers)
 
 
+@app.command()
+def demo(
+    seed_only: Annotated[
+        bool, typer.Option("--seed-only", help="Migrate and seed, then exit (tests, CI).")
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Delete the demo database and pictures first, then reseed."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
+) -> None:
+    """Run a ready-made marketplace on SQLite: migrate, seed once, print logins, serve HTTPS."""
+    from kuaidan.core.errors import DomainError
+    from kuaidan.demo import console as demo_console
+    from kuaidan.server import serve as run_server
+    from kuaidan.server import tls_files
+
+    settings = _settings()
+    problem = demo_console.sqlite_problem(settings)
+    if problem:
+        console.print(f"[red]error:[/red] {problem}", highlight=False)
+        raise typer.Exit(2)
+    if reset:
+        target = demo_console.database_file(settings)
+        if not yes:
+            typer.confirm(f"Delete {target} and the demo pictures?", abort=True)
+        for path in demo_console.reset_demo(settings):
+            console.print(f"removed {path}", highlight=False)
+    _run(_upgrade)
+    try:
+        summary = _run(lambda s: demo_console.seed_with_progress(s, console))
+    except DomainError as exc:
+        console.print(f"[red]error while seeding:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(demo_console.summary_line(summary))
+    if seed_only:
+        return
+    cert, _key = tls_files(settings)
+    console.print(demo_console.welcome_panel(settings, cert))
+    run_server(settings)
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due now, then exit.")
+    ] = False,
+) -> None:
+    """Deliver outbox events to handlers and run scheduled jobs (run any number of these)."""
+
+    async def run(settings: Settings) -> int:
+        import signal
+
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        work = container.worker(settings=settings.worker_settings())
+        try:
+            if once:
+                await work.ensure_jobs()
+                return await work.run_until_idle()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            console.print("worker running; Ctrl-C stops it after the current pass")
+            await work.run_forever(stop)
+            return 0
+        finally:
+            await container.aclose()
+
+    done = _run(run)
+    if once:
+        console.print(f"delivered/ran {done} item(s)")
+
+
+@outbox_app.command("status")
+def outbox_status() -> None:
+    """Events waiting, deliveries pending, and dead letters."""
+    from kuaidan.core import outbox
+
+    async def status(settings: Settings) -> tuple[dict[str, int], list[outbox.DeadLetter]]:
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await outbox.backlog(uow), await outbox.dead_letters(uow, limit=20)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    counts, dead = _run(status)
+    console.print(counts)
+    for letter in dead:
+        console.print(
+            f"dead #{letter.delivery_id} {letter.topic} → {letter.handler} "
+            f"after {letter.attempts} tries: {letter.last_error}"
+        )
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    delivery: Annotated[
+        int | None, typer.Option(help="One dead delivery's id; all dead ones when omitted.")
+    ] = None,
+) -> None:
+    """Put dead deliveries back in the queue."""
+    from kuaidan.core import outbox
+
+    async def retry(settings: Settings) -> int:
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await outbox.retry_dead(uow, delivery_id=delivery)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    console.print(f"re-queued {_run(retry)} delivery(ies)")
+
+
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Login e-mail.")],
@@ -101,6 +227,7 @@ def users_create(
     """Create an account with a role (staff accounts are created only this way)."""
     from kuaidan.accounts import service as accounts
     from kuaidan.bootstrap import build_container
+    from kuaidan.core.errors import DomainError
 
     secret = password or getpass.getpass("Password: ")
 
@@ -122,8 +249,45 @@ def users_create(
             await uow.close()
             await container.aclose()
 
-    user_id = _run(create)
+    try:
+        user_id = _run(create)
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
     console.print(f"created {role.value} account {email} (id {user_id})")
+
+
+@users_app.command("list")
+def users_list(
+    role: Annotated[Role | None, typer.Option(help="Only accounts with this role.")] = None,
+    page: Annotated[int, typer.Option(min=1, help="Page number (100 a page).")] = 1,
+) -> None:
+    """List accounts: id, e-mail, role, display name, merchant, last log-in."""
+    from kuaidan.accounts import service as accounts
+    from kuaidan.accounts.domain import UserSummary
+    from kuaidan.bootstrap import build_container
+    from kuaidan.core.pagination import PageOf, PageRequest
+
+    async def fetch(settings: Settings) -> PageOf[UserSummary]:
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await accounts.list_users(uow=uow, page=PageRequest(page, 100), role=role)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    result = _run(fetch)
+    for user in result.items:
+        merchant = f" merchant={user.merchant_id}" if user.merchant_id is not None else ""
+        last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
+        console.print(
+            f"{user.id:>6}  {user.email}  {user.role.value}  {user.display_name}{merchant}"
+            f"  last log-in: {last}",
+            highlight=False,
+            markup=False,
+        )
+    console.print(f"page {result.page} of {result.pages} ({result.total} accounts)")
 
 
 @keys_app.command("rotate")

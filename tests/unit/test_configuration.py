@@ -42,4 +42,4 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 )
 def test_bad_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
-        Settings(**{field: value})
+        Settings.model_validate({field: value})

@@ -1,0 +1,185 @@
+"""Every SQL statement on the accounts tables. Nothing here commits or decrypts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kuaidan.accounts.models import Address, ApiToken, User
+
+# users
+
+
+async def get_user(session: AsyncSession, *, user_id: int, for_update: bool = False) -> User | None:
+    stmt = select(User).where(User.id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def email_exists(session: AsyncSession, *, email: str) -> bool:
+    found = await session.scalar(select(User.id).where(User.email == email))
+    return found is not None
+
+
+async def add_user(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def users_by_phone_index(session: AsyncSession, *, phone_index: str) -> list[User]:
+    rows = await session.scalars(
+        select(User).where(User.phone_index == phone_index).order_by(User.id)
+    )
+    return list(rows)
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    role: str | None,
+    phone_index: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[User], int]:
+    query = select(User)
+    count = select(func.count()).select_from(User)
+    if role is not None:
+        query = query.where(User.role == role)
+        count = count.where(User.role == role)
+    if phone_index is not None:
+        query = query.where(User.phone_index == phone_index)
+        count = count.where(User.phone_index == phone_index)
+    rows = await session.scalars(query.order_by(User.id).offset(offset).limit(limit))
+    total = await session.scalar(count)
+    return list(rows), int(total or 0)
+
+
+async def increment_failed_logins(session: AsyncSession, *, user_id: int) -> int:
+    """Count one more failure in a single statement (safe against concurrent attempts)."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    )
+    return int(result.scalar_one())
+
+
+async def set_lockout(
+    session: AsyncSession, *, user_id: int, failed_logins: int, locked_until: datetime | None
+) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=failed_logins, locked_until=locked_until)
+    )
+
+
+async def record_login(
+    session: AsyncSession, *, user_id: int, now: datetime, password_hash: str | None = None
+) -> None:
+    values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    await session.execute(update(User).where(User.id == user_id).values(**values))
+
+
+async def bump_session_epoch(session: AsyncSession, *, user_id: int) -> int:
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_epoch=User.session_epoch + 1)
+        .returning(User.session_epoch)
+    )
+    return int(result.scalar_one())
+
+
+# API tokens
+
+
+async def add_api_token(session: AsyncSession, token: ApiToken) -> ApiToken:
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def get_api_token_by_hash(session: AsyncSession, *, token_hash: str) -> ApiToken | None:
+    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+async def get_api_token(session: AsyncSession, *, user_id: int, token_id: int) -> ApiToken | None:
+    return await session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+    )
+
+
+async def list_api_tokens(session: AsyncSession, *, user_id: int) -> list[ApiToken]:
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    )
+    return list(rows)
+
+
+async def touch_api_token(session: AsyncSession, *, token_id: int, now: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+# addresses
+
+
+async def list_addresses(session: AsyncSession, *, user_id: int) -> list[Address]:
+    rows = await session.scalars(
+        select(Address)
+        .where(Address.user_id == user_id)
+        .order_by(Address.is_default.desc(), Address.id.desc())
+    )
+    return list(rows)
+
+
+async def count_addresses(session: AsyncSession, *, user_id: int) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(Address).where(Address.user_id == user_id)
+    )
+    return int(total or 0)
+
+
+async def get_address(
+    session: AsyncSession, *, user_id: int, address_id: int, for_update: bool = False
+) -> Address | None:
+    stmt = select(Address).where(Address.id == address_id, Address.user_id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def add_address(session: AsyncSession, address: Address) -> Address:
+    session.add(address)
+    await session.flush()
+    return address
+
+
+async def clear_default_address(session: AsyncSession, *, user_id: int) -> None:
+    await session.execute(
+        update(Address)
+        .where(Address.user_id == user_id, Address.is_default.is_(True))
+        .values(is_default=False)
+    )
+
+
+async def newest_address(session: AsyncSession, *, user_id: int) -> Address | None:
+    return await session.scalar(
+        select(Address).where(Address.user_id == user_id).order_by(Address.id.desc()).limit(1)
+    )
+
+
+async def delete_address(session: AsyncSession, address: Address) -> None:
+    await session.delete(address)
+    await session.flush()

@@ -1,0 +1,124 @@
+"""Request and response models of the accounts JSON API. No hash or ciphertext ever leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kuaidan.accounts.domain import Role
+from kuaidan.core.pagination import PageMeta
+
+# Generous outer bounds; the domain rules give the precise, friendlier messages.
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1024)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RegisterRequest(_Request):
+    email: str = Field(max_length=254, examples=["buyer@example.com"])
+    password: Password
+    display_name: str = Field(min_length=1, max_length=50)
+    full_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
+
+
+class TokenRequest(_Request):
+    """Log in for the API: e-mail and password in, a bearer token out."""
+
+    email: str = Field(max_length=254)
+    password: Password
+    name: str = Field(default="api", min_length=1, max_length=100)
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, description="None = no expiry")
+
+
+class ProfileUpdate(_Request):
+    """Only the fields sent change; ``null`` or ``""`` removes the full name or the phone."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=50)
+    full_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class AddressCreate(_Request):
+    recipient: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=1, max_length=32)
+    province: str = Field(min_length=1, max_length=50, examples=["浙江省"])
+    city: str = Field(min_length=1, max_length=50, examples=["杭州市"])
+    district: str = Field(default="", max_length=50, examples=["西湖区"])
+    line: str = Field(min_length=1, max_length=200, examples=["文三路 90 号 3 幢 501"])
+    postcode: str | None = Field(default=None, max_length=10)
+    is_default: bool = False
+
+
+class AddressUpdate(_Request):
+    """Only the fields sent change; ``""`` clears the district or the postcode."""
+
+    recipient: str | None = Field(default=None, min_length=1, max_length=50)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    province: str | None = Field(default=None, min_length=1, max_length=50)
+    city: str | None = Field(default=None, min_length=1, max_length=50)
+    district: str | None = Field(default=None, max_length=50)
+    line: str | None = Field(default=None, min_length=1, max_length=200)
+    postcode: str | None = Field(default=None, max_length=10)
+    is_default: bool | None = None
+
+
+class UserRead(_Response):
+    id: int
+    email: str
+    role: Role
+    display_name: str
+    merchant_id: int | None = None
+
+
+class ProfileRead(UserRead):
+    full_name: str | None
+    phone: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TokenRead(_Response):
+    id: int
+    name: str
+    prefix: str = Field(description="The token's first characters, to recognise it by")
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenRead):
+    token: str = Field(description="The bearer token; shown this once and never again")
+
+
+class AddressRead(_Response):
+    id: int
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    line: str
+    postcode: str | None
+    is_default: bool
+    created_at: datetime
+
+
+class AdminUserRead(UserRead):
+    created_at: datetime
+    last_login_at: datetime | None
+    locked_until: datetime | None
+
+
+class AdminUserPage(BaseModel):
+    items: list[AdminUserRead]
+    meta: PageMeta
