@@ -122,10 +122,28 @@ def scramble(order_id: int, *, key: bytes) -> int:
     return left * 100_000 + right
 
 
+def unscramble(number: int, *, key: bytes) -> int:
+    """The inverse of :func:`scramble`."""
+    if not 0 <= number < _ORDER_NO_SPACE:
+        raise ValueError("number out of range")
+    left, right = divmod(number, 100_000)
+    for round_no in reversed(range(4)):
+        left, right = (right - _round(left, round_no, key)) % 100_000, left
+    return left * 100_000 + right
+
+
 def order_number(order_id: int, placed_at: datetime, *, key: bytes, zone: str) -> str:
     """Public number: ``KD`` + local date + 10 digits, e.g. ``KD202611250381946027``."""
     day = placed_at.astimezone(ZoneInfo(zone)).strftime("%Y%m%d")
     return f"KD{day}{scramble(order_id, key=key):010d}"
+
+
+def parse_order_number(number: str, *, key: bytes) -> tuple[int, str]:
+    """``(order id, local date yyyymmdd)``; the caller checks the date against the order's."""
+    text = number.strip().upper()
+    if len(text) != 20 or not text.startswith("KD") or not text[2:].isdigit():
+        raise InvalidInput("an order number looks like KD followed by 18 digits")
+    return unscramble(int(text[10:]), key=key), text[2:10]
 
 
 # --- checkout arithmetic -------------------------------------------------------------------

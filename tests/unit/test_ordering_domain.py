@@ -25,10 +25,12 @@ from kuaidan.ordering.domain import (
     group_by_merchant,
     is_overdue,
     order_number,
+    parse_order_number,
     price_changes,
     requires_refund,
     scramble,
     transition,
+    unscramble,
 )
 
 S, A = OrderStatus, OrderAction
@@ -96,6 +98,15 @@ def test_any_sequence_of_actions_stays_on_the_graph(steps: list[tuple[OrderActio
 def test_scramble_is_a_permutation(a: int, b: int) -> None:
     assert 0 <= scramble(a, key=KEY) < 10**10
     assert (scramble(a, key=KEY) == scramble(b, key=KEY)) == (a == b)
+    assert unscramble(scramble(a, key=KEY), key=KEY) == a
+
+
+def test_order_number_parses_back_to_id_and_date() -> None:
+    placed = datetime(2026, 11, 25, 3, tzinfo=UTC)
+    number = order_number(123456, placed, key=KEY, zone="Asia/Shanghai")
+    assert parse_order_number(number.lower(), key=KEY) == (123456, "20261125")
+    with pytest.raises(InvalidInput):
+        parse_order_number("KD2026", key=KEY)
 
 
 def test_order_number_uses_the_local_date_and_hides_the_sequence() -> None:
