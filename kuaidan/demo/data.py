@@ -120,29 +120,35 @@ USERS: tuple[DemoUser, ...] = (
         _email("buyer"),
         Role.BUYER,
         "小林 Lin (demo buyer)",
-        "browse, add to cart, order and pay with the sandbox",
+        "browse, search, pick a colour and size, keep an address book",
         phone="13800138000",
     ),
     DemoUser(
         _email("merchant"),
         Role.MERCHANT,
         "潮流服饰 店长 (demo merchant)",
-        "edit prices and stock, submit a listing, ship orders",
+        "staff account of Trendy Apparel (the merchant console comes with ordering)",
         merchant_slug=MERCHANTS[0].slug,
     ),
     DemoUser(
-        _email("reviewer"), Role.REVIEWER, "审核员 Reviewer", "approve or reject pending listings"
+        _email("reviewer"),
+        Role.REVIEWER,
+        "审核员 Reviewer",
+        "staff account; listing review comes with catalog governance",
     ),
     DemoUser(
-        _email("agent"), Role.AGENT, "客服 Agent", "answer chats, change an order for a buyer"
+        _email("agent"),
+        Role.AGENT,
+        "客服 Agent",
+        "staff account; the agent desk comes with customer service",
     ),
-    DemoUser(_email("admin"), Role.ADMIN, "管理员 Admin", "health, metrics, alerts, risk holds"),
+    DemoUser(_email("admin"), Role.ADMIN, "管理员 Admin", "/api/v1/admin/users, /metrics, /readyz"),
     *(
         DemoUser(
             _email(m.slug),
             Role.MERCHANT,
             f"{m.name} 店长 ({m.name_en})",
-            f"the merchant console of {m.name_en}",
+            f"staff account of {m.name_en}",
             merchant_slug=m.slug,
         )
         for m in MERCHANTS[1:]
