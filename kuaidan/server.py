@@ -73,15 +73,21 @@ def start_redirect_listener(settings: Settings) -> uvicorn.Server | None:
     return server
 
 
+class TlsContextFactory:
+    """Builds our TLS context in each worker process (a class, so it pickles for ``--workers``)."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.cert, self.key = cert, key
+
+    def __call__(
+        self, _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        return server_context(self.cert, self.key)
+
+
 def serve(settings: Settings, *, workers: int = 1) -> None:
     """Serve the app over HTTPS (blocking) with ``workers`` processes."""
     cert, key = tls_files(settings)
-
-    def context_factory(
-        _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
-    ) -> ssl.SSLContext:
-        return server_context(cert, key)
-
     redirect = start_redirect_listener(settings)
     try:
         uvicorn.run(
@@ -92,7 +98,7 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
             workers=workers,
             ssl_certfile=str(cert),
             ssl_keyfile=str(key),
-            ssl_context_factory=context_factory,
+            ssl_context_factory=TlsContextFactory(cert, key),
             log_level=settings.log_level,
             proxy_headers=False,
             server_header=False,
