@@ -52,6 +52,8 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderAction], OrderStatus] = {
     (S.PAID, A.SHIP): S.SHIPPED,
     (S.PAID, A.CANCEL): S.CANCELLED,
     (S.SHIPPED, A.DELIVER): S.DELIVERED,
+    # A buyer may confirm receipt before the carrier's delivery scan reaches us.
+    (S.SHIPPED, A.CONFIRM_RECEIPT): S.COMPLETED,
     (S.DELIVERED, A.CONFIRM_RECEIPT): S.COMPLETED,
     (S.DELIVERED, A.AUTO_COMPLETE): S.COMPLETED,
 }
@@ -233,20 +235,6 @@ def price_changes(seen_fen: Mapping[int, int], lines: Iterable[Line]) -> list[Pr
         for line in lines
         if line.sku_id in seen_fen and seen_fen[line.sku_id] != line.unit_price_fen
     ]
-
-
-def check_purchase_limit(*, limit: int | None, already: int, requested: int) -> None:
-    """A per-buyer limit per SKU counts open and completed orders, not cancelled ones."""
-    if limit is not None and already + requested > limit:
-        raise PurchaseLimitExceeded(
-            f"this item is limited to {limit} per buyer"
-            + (f"; you already have {already}" if already else ""),
-            details={"limit": limit, "already": already, "requested": requested},
-        )
-
-
-class PurchaseLimitExceeded(Conflict):
-    code = "purchase_limit"
 
 
 def payment_deadline(placed_at: datetime, ttl: timedelta) -> datetime:
