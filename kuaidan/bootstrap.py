@@ -13,7 +13,8 @@ from kuaidan.core.db import Database, UnitOfWork
 from kuaidan.core.secrets import Secrets, load_or_create_secrets
 from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registries
 
-# Modules that declare ``REGISTRY``: an area's handlers (event subscriptions) and jobs.
+# Modules that declare an area's handlers (event subscriptions) and jobs: either a ``REGISTRY``
+# or, when they need settings (endpoints, keys, timeouts), a ``registry(settings)`` function.
 REGISTRY_MODULES = ("kuaidan.ops.jobs",)
 
 
@@ -34,7 +35,9 @@ class Container:
     def worker(self, *, settings: WorkerSettings | None = None) -> Worker:
         """A worker over this container's database; commits made here wake it at once."""
         worker = Worker(
-            unit_of_work=self.unit_of_work, registry=build_registry(), settings=settings
+            unit_of_work=self.unit_of_work,
+            registry=build_registry(self.settings),
+            settings=settings,
         )
         self.outbox_signal = worker.wake
         return worker
@@ -57,6 +60,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
 
 
-def build_registry() -> Registry:
+def build_registry(settings: Settings) -> Registry:
     """Every area's event subscriptions and scheduled jobs, in one registry."""
-    return merge_registries(importlib.import_module(name).REGISTRY for name in REGISTRY_MODULES)
+    parts = []
+    for name in REGISTRY_MODULES:
+        module = importlib.import_module(name)
+        factory = getattr(module, "registry", None)
+        parts.append(factory(settings) if callable(factory) else module.REGISTRY)
+    return merge_registries(parts)
