@@ -26,6 +26,7 @@ from kuaidan.config import Settings, load_settings
 from kuaidan.core.errors import DomainError, Unauthorized
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
+from kuaidan.merchants import api as merchants_api
 from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
 from kuaidan.security.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(ops_api.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
+    app.include_router(merchants_api.router, prefix="/api/v1")
     app.include_router(accounts_pages.router, dependencies=page_deps)
     app.include_router(catalog_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

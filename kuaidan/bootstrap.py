@@ -15,7 +15,10 @@ from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registri
 
 # Modules that declare an area's handlers (event subscriptions) and jobs: either a ``REGISTRY``
 # or, when they need settings (endpoints, keys, timeouts), a ``registry(settings)`` function.
-REGISTRY_MODULES = ("kuaidan.ops.jobs",)
+REGISTRY_MODULES = (
+    "kuaidan.ops.jobs",
+    "kuaidan.merchants.handlers",
+)
 
 
 @dataclass

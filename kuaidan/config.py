@@ -71,12 +71,93 @@ class Settings(BaseSettings):
         default=60, ge=5, description="How long a worker owns a claimed delivery or job run."
     )
 
+    pay_provider: Literal["sandbox"] = Field(
+        default="sandbox", description="Which payment provider takes the buyers' money."
+    )
+    pay_app_id: str = Field(
+        default="kuaidan-demo-app",
+        min_length=1,
+        max_length=64,
+        description="The merchant app id kuaidan signs its payment requests as.",
+    )
+    pay_sandbox_url: str = Field(
+        default="https://localhost:8444", description="Base URL of the sandbox payment provider."
+    )
+    pay_sandbox_ca: Path | None = Field(
+        default=None,
+        description="CA file to verify the sandbox's certificate; empty = its self-signed one "
+        "in data_dir/sandbox-pay/tls-cert.pem.",
+    )
+    pay_sandbox_public_key: Path | None = Field(
+        default=None,
+        description="The sandbox's RSA public key; empty = data_dir/sandbox-pay/provider-public.pem.",
+    )
+    pay_timeout_minutes: int = Field(
+        default=15, ge=1, le=1440, description="How long the provider keeps a trade payable."
+    )
+    pay_http_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one call to the payment provider."
+    )
+
+    sandbox_pay_port: int = Field(
+        default=8444, ge=1, le=65535, description="HTTPS port of `kuaidan sandbox-pay`."
+    )
+    sandbox_pay_notify_delays_s: tuple[float, ...] = Field(
+        default=(0, 2, 4, 8, 16, 32, 64, 128),
+        min_length=1,
+        max_length=20,
+        description="The sandbox's notification schedule: one delay (seconds) per try.",
+    )
+    sandbox_pay_notify_ca: Path | None = Field(
+        default=None,
+        description="CA file the sandbox verifies kuaidan's certificate with; "
+        "empty = data_dir/tls-cert.pem.",
+    )
+    sandbox_pay_test_hooks: bool = Field(
+        default=False, description="Enable the sandbox's /sandbox/* hooks (tests only)."
+    )
+
     def worker_settings(self) -> WorkerSettings:
         return WorkerSettings(
             poll_interval_s=self.worker_poll_interval_s,
             max_attempts=self.outbox_max_attempts,
             lease=timedelta(seconds=self.outbox_lease_s),
         )
+
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=30, description="How long a merchant's webhook receiver may take."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback/private addresses (tests, closed networks).",
+    )
+    webhook_ca_file: Path | None = Field(
+        default=None, description="Extra CA certificate(s) trusted for webhook receivers."
+    )
+
+    @property
+    def public_base_url(self) -> str:
+        """Where outside parties and browsers reach kuaidan: ``public_url`` or local HTTPS."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"https://localhost:{self.https_port}"
+
+    @property
+    def sandbox_pay_dir(self) -> Path:
+        """The sandbox provider's own files: its keys, certificate and trades."""
+        return self.data_dir / "sandbox-pay"
+
+    @property
+    def pay_sandbox_ca_file(self) -> Path:
+        return self.pay_sandbox_ca or self.sandbox_pay_dir / "tls-cert.pem"
+
+    @property
+    def pay_sandbox_public_key_file(self) -> Path:
+        return self.pay_sandbox_public_key or self.sandbox_pay_dir / "provider-public.pem"
+
+    @property
+    def sandbox_pay_notify_ca_file(self) -> Path:
+        return self.sandbox_pay_notify_ca or self.data_dir / "tls-cert.pem"
 
     @field_validator("database_url")
     @classmethod

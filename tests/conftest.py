@@ -151,6 +151,9 @@ def make_settings(data_dir: Path, database_url: str | None, *, run_worker: bool 
         run_worker_in_process=run_worker,
         worker_poll_interval_s=0.2,
         log_level="warning",
+        # Test receivers of webhooks listen on loopback with the server's own certificate.
+        webhook_allow_private=True,
+        webhook_ca_file=data_dir / "tls-cert.pem",
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from kuaidan.core.errors import InvalidInput
 
@@ -57,3 +61,78 @@ def check_name(value: str, *, field: str, max_length: int = 120) -> str:
     if not 1 <= len(cleaned) <= max_length:
         raise InvalidInput(f"{field} must be 1..{max_length} characters", details={"field": field})
     return cleaned
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+# The order events a merchant's endpoint can subscribe to.
+WEBHOOK_TOPICS = (
+    "order.created",
+    "order.paid",
+    "order.cancelled",
+    "order.shipped",
+    "order.delivered",
+    "order.completed",
+)
+MAX_WEBHOOKS_PER_MERCHANT = 10
+SIGNATURE_HEADER = "Kuaidan-Signature"
+SIGNATURE_TOLERANCE_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointInfo:
+    id: int
+    merchant_id: int
+    url: str
+    topics: tuple[str, ...]
+    active: bool
+    created_at: datetime
+
+
+def check_webhook_url(url: str, *, allow_private: bool) -> str:
+    """HTTPS only, a host name or public address; loopback/private only when allowed."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidInput("a webhook URL must be an https:// URL", details={"url": url})
+    if parts.username or parts.password or len(url) > 500:
+        raise InvalidInput("a webhook URL carries no credentials and is ≤ 500 characters")
+    host = parts.hostname
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    private = host == "localhost" or (address is not None and not address.is_global)
+    if private and not allow_private:
+        raise InvalidInput("a webhook URL must point at a public host", details={"host": host})
+    return url.strip()
+
+
+def check_webhook_topics(topics: list[str]) -> tuple[str, ...]:
+    unknown = sorted(set(topics) - set(WEBHOOK_TOPICS))
+    if unknown or not topics:
+        raise InvalidInput(
+            "choose one or more of the order events",
+            details={"unknown": unknown, "allowed": list(WEBHOOK_TOPICS)},
+        )
+    return tuple(t for t in WEBHOOK_TOPICS if t in topics)
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The header value: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_webhook_signature(
+    secret: str, header: str, body: bytes, *, now: int, tolerance_s: int = SIGNATURE_TOLERANCE_S
+) -> bool:
+    """What a merchant's receiver does: check the MAC and refuse stale (replayed) deliveries."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance_s:
+        return False
+    expected = webhook_signature(secret, timestamp, body)
+    return hmac.compare_digest(expected, header.strip())

@@ -1,0 +1,1 @@
+"""Outside parties the merchants area talks to: the merchants' own webhook receivers."""
