@@ -1,22 +1,52 @@
-"""SQL on the stock_levels table."""
+"""SQL on the inventory tables: stock levels, reservations and the stock movement ledger.
+
+Every change of a stock row is one conditional UPDATE whose WHERE clause carries the rule
+(enough available, never below what is reserved), so no change is a read-modify-write.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kuaidan.inventory.models import StockLevelRow
+from kuaidan.inventory.domain import MovementKind, ReservationStatus, StockFigures
+from kuaidan.inventory.models import ReservationRow, StockLevelRow, StockMovementRow
+
+NO_SYNC = {"synchronize_session": False}
+OPEN = ReservationStatus.OPEN.value
 
 
-async def insert(session: AsyncSession, *, sku_id: int, on_hand: int, now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """What the conditional reserve update returned for its SKU."""
+
+    available: int
+    per_buyer_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewReservation:
+    sku_id: int
+    quantity: int
+
+
+# --- stock levels -------------------------------------------------------------------------
+
+
+async def insert_stock(session: AsyncSession, *, sku_id: int, on_hand: int, now: datetime) -> None:
     session.add(StockLevelRow(sku_id=sku_id, on_hand=on_hand, reserved=0, updated_at=now))
     await session.flush()
 
 
-async def by_sku_ids(session: AsyncSession, sku_ids: Collection[int]) -> Sequence[StockLevelRow]:
+async def by_sku_ids(
+    session: AsyncSession, sku_ids: Collection[int], *, lock: bool = False
+) -> Sequence[StockLevelRow]:
+    """Stock rows of these SKUs in sku_id order; ``lock`` takes their row locks (PostgreSQL)."""
     if not sku_ids:
         return []
     query = (
@@ -25,6 +55,8 @@ async def by_sku_ids(session: AsyncSession, sku_ids: Collection[int]) -> Sequenc
         .order_by(StockLevelRow.sku_id)
         .execution_options(populate_existing=True)
     )
+    if lock:
+        query = query.with_for_update()
     rows = await session.scalars(query)
     return rows.all()
 
@@ -35,5 +67,204 @@ async def set_on_hand(session: AsyncSession, *, sku_id: int, on_hand: int, now: 
         update(StockLevelRow)
         .where(StockLevelRow.sku_id == sku_id, StockLevelRow.reserved <= on_hand)
         .values(on_hand=on_hand, version=StockLevelRow.version + 1, updated_at=now)
+        .execution_options(**NO_SYNC)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_purchase_limit(
+    session: AsyncSession, *, sku_id: int, limit: int | None, now: datetime
+) -> bool:
+    result = await session.execute(
+        update(StockLevelRow)
+        .where(StockLevelRow.sku_id == sku_id)
+        .values(per_buyer_limit=limit, version=StockLevelRow.version + 1, updated_at=now)
+        .execution_options(**NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reserve_units(
+    session: AsyncSession, *, sku_id: int, quantity: int, now: datetime
+) -> Reserved | None:
+    """Reserve ``quantity`` units if that many are available (taking the row lock); else None."""
+    level = StockLevelRow
+    result = await session.execute(
+        update(level)
+        .where(level.sku_id == sku_id, level.on_hand - level.reserved >= quantity)
+        .values(reserved=level.reserved + quantity, version=level.version + 1, updated_at=now)
+        .returning(level.on_hand - level.reserved, level.per_buyer_limit)
+        .execution_options(**NO_SYNC)
+    )
+    row = result.one_or_none()
+    return None if row is None else Reserved(available=row[0], per_buyer_limit=row[1])
+
+
+async def unreserve_units(
+    session: AsyncSession, *, sku_id: int, quantity: int, sold: bool, now: datetime
+) -> bool:
+    """Give back ``quantity`` reserved units: to stock, or out of it when ``sold``.
+
+    Guarded so that reserved cannot go below zero (on_hand ≥ reserved by a CHECK constraint);
+    False when it would.
+    """
+    level = StockLevelRow
+    values: dict[str, Any] = {
+        "reserved": level.reserved - quantity,
+        "version": level.version + 1,
+        "updated_at": now,
+    }
+    if sold:
+        values["on_hand"] = level.on_hand - quantity
+    result = await session.execute(
+        update(level)
+        .where(level.sku_id == sku_id, level.reserved >= quantity)
+        .values(values)
+        .execution_options(**NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_on_hand(
+    session: AsyncSession, *, sku_id: int, quantity: int, now: datetime
+) -> StockLevelRow | None:
+    """Add ``quantity`` units to on_hand; the row afterwards, or None when there is none."""
+    result = await session.execute(
+        update(StockLevelRow)
+        .where(StockLevelRow.sku_id == sku_id)
+        .values(
+            on_hand=StockLevelRow.on_hand + quantity,
+            version=StockLevelRow.version + 1,
+            updated_at=now,
+        )
+        .returning(StockLevelRow)
+        .execution_options(populate_existing=True, **NO_SYNC)
+    )
+    return result.scalar_one_or_none()
+
+
+# --- reservations -------------------------------------------------------------------------
+
+
+async def insert_reservations(
+    session: AsyncSession,
+    *,
+    holder: str,
+    buyer_id: int | None,
+    lines: Sequence[NewReservation],
+    now: datetime,
+) -> None:
+    await session.execute(
+        insert(ReservationRow),
+        [
+            {
+                "sku_id": line.sku_id,
+                "holder": holder,
+                "buyer_id": buyer_id,
+                "quantity": line.quantity,
+                "status": OPEN,
+                "created_at": now,
+            }
+            for line in lines
+        ],
+    )
+
+
+async def units_held_by_buyer(session: AsyncSession, *, buyer_id: int, sku_id: int) -> int:
+    """Units of the SKU the buyer holds in open reservations or has bought (consumed ones)."""
+    held = await session.scalar(
+        select(func.coalesce(func.sum(ReservationRow.quantity), 0)).where(
+            ReservationRow.buyer_id == buyer_id,
+            ReservationRow.sku_id == sku_id,
+            ReservationRow.status.in_([OPEN, ReservationStatus.CONSUMED.value]),
+        )
+    )
+    return int(held or 0)
+
+
+async def close_open_reservations(
+    session: AsyncSession,
+    *,
+    holder: str,
+    status: ReservationStatus,
+    reason: str | None,
+    now: datetime,
+) -> list[tuple[int, int]]:
+    """Close the holder's open reservations; (sku_id, quantity) of each one closed.
+
+    The WHERE clause re-checks ``status = 'open'`` under the row locks, so of two concurrent
+    calls for one holder only the first closes anything.
+    """
+    result = await session.execute(
+        update(ReservationRow)
+        .where(ReservationRow.holder == holder, ReservationRow.status == OPEN)
+        .values(status=status.value, closed_at=now, reason=reason)
+        .returning(ReservationRow.sku_id, ReservationRow.quantity)
+        .execution_options(**NO_SYNC)
+    )
+    return [(sku_id, quantity) for sku_id, quantity in result.all()]
+
+
+async def reservations_of(session: AsyncSession, holder: str) -> Sequence[ReservationRow]:
+    rows = await session.scalars(
+        select(ReservationRow)
+        .where(ReservationRow.holder == holder)
+        .order_by(ReservationRow.id)
+        .execution_options(populate_existing=True)
+    )
+    return rows.all()
+
+
+# --- ledger and audit ---------------------------------------------------------------------
+
+
+async def add_movement(
+    session: AsyncSession,
+    *,
+    sku_id: int,
+    kind: MovementKind,
+    quantity: int,
+    reference: str | None,
+    now: datetime,
+) -> None:
+    await session.execute(
+        insert(StockMovementRow).values(
+            sku_id=sku_id, kind=kind.value, quantity=quantity, reference=reference, at=now
+        )
+    )
+
+
+async def stock_figures(
+    session: AsyncSession, sku_ids: Collection[int] | None
+) -> list[StockFigures]:
+    """Each SKU's stock row beside its open reservations and ledger sum, in one statement.
+
+    One statement reads one snapshot, so concurrent reservations cannot make it disagree.
+    """
+    level = StockLevelRow
+    open_units = (
+        select(func.coalesce(func.sum(ReservationRow.quantity), 0))
+        .where(ReservationRow.sku_id == level.sku_id, ReservationRow.status == OPEN)
+        .scalar_subquery()
+    )
+    ledger = (
+        select(func.coalesce(func.sum(StockMovementRow.quantity), 0))
+        .where(StockMovementRow.sku_id == level.sku_id)
+        .scalar_subquery()
+    )
+    query = select(level.sku_id, level.on_hand, level.reserved, open_units, ledger).order_by(
+        level.sku_id
+    )
+    if sku_ids is not None:
+        query = query.where(level.sku_id.in_(sku_ids))
+    rows = await session.execute(query)
+    return [
+        StockFigures(
+            sku_id=row[0],
+            on_hand=row[1],
+            reserved=row[2],
+            open_reserved=int(row[3]),
+            ledger_on_hand=int(row[4]),
+        )
+        for row in rows
+    ]

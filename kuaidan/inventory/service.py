@@ -1,28 +1,64 @@
-"""Inventory use cases: stock levels per SKU (reservations arrive with ordering).
+"""Inventory use cases: stock levels, reservations for orders, per-buyer limits, the ledger.
 
-Writes open ``uow.atomic()`` (joining the caller's transaction); reads take no write lock.
+Writes open ``uow.atomic()`` (joining the caller's transaction, so an order and its
+reservation commit together or not at all); reads take no write lock. Stock rows are changed
+only by conditional UPDATEs, one per SKU, in ascending sku_id order (DESIGN.md §5, §6). A
+caller that reserves and releases for one holder in one transaction locks the holder first
+(e.g. its order row), so two such transactions cannot wait on each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.errors import Conflict, NotFound
+from kuaidan.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from kuaidan.inventory import repository
-from kuaidan.inventory.domain import StockLevel, check_quantity
-from kuaidan.inventory.models import StockLevelRow
+from kuaidan.inventory.domain import (
+    HOLDER_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    MovementKind,
+    OutOfStock,
+    ReservationInfo,
+    ReservationStatus,
+    Shortage,
+    StockInvariantBroken,
+    StockLevel,
+    audit_problems,
+    check_label,
+    check_positive,
+    check_purchase_limit,
+    check_quantity,
+    reservation_lines,
+)
+from kuaidan.inventory.models import ReservationRow, StockLevelRow
+
+# --- stock levels -------------------------------------------------------------------------
 
 
 def _level(row: StockLevelRow) -> StockLevel:
-    return StockLevel(sku_id=row.sku_id, on_hand=row.on_hand, reserved=row.reserved)
+    return StockLevel(
+        sku_id=row.sku_id,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        per_buyer_limit=row.per_buyer_limit,
+    )
 
 
 async def create_stock(*, uow: UnitOfWork, sku_id: int, on_hand: int) -> StockLevel:
-    """Start keeping stock for a new SKU."""
+    """Start keeping stock for a new SKU; the opening count is the ledger's first entry."""
     check_quantity(on_hand)
     async with uow.atomic():
-        await repository.insert(uow.session, sku_id=sku_id, on_hand=on_hand, now=uow.now())
+        now = uow.now()
+        await repository.insert_stock(uow.session, sku_id=sku_id, on_hand=on_hand, now=now)
+        await repository.add_movement(
+            uow.session,
+            sku_id=sku_id,
+            kind=MovementKind.INITIAL,
+            quantity=on_hand,
+            reference=None,
+            now=now,
+        )
         return StockLevel(sku_id=sku_id, on_hand=on_hand, reserved=0)
 
 
@@ -32,20 +68,209 @@ async def get_levels(*, uow: UnitOfWork, sku_ids: Collection[int]) -> dict[int, 
     return {row.sku_id: _level(row) for row in rows}
 
 
+async def _locked_level(uow: UnitOfWork, sku_id: int) -> StockLevel:
+    rows = await repository.by_sku_ids(uow.session, [sku_id], lock=True)
+    if not rows:
+        raise NotFound(f"no stock is kept for SKU {sku_id}")
+    return _level(rows[0])
+
+
 async def set_on_hand(*, uow: UnitOfWork, sku_id: int, on_hand: int) -> StockLevel:
-    """Set the counted stock; it may not drop below the units already reserved (Conflict)."""
+    """Set the counted stock; it may not drop below the units already reserved (Conflict).
+
+    The difference to the previous count goes into the ledger as an adjustment.
+    """
     check_quantity(on_hand)
     async with uow.atomic():
-        changed = await repository.set_on_hand(
-            uow.session, sku_id=sku_id, on_hand=on_hand, now=uow.now()
+        before = await _locked_level(uow, sku_id)
+        now = uow.now()
+        changed = on_hand >= before.reserved and await repository.set_on_hand(
+            uow.session, sku_id=sku_id, on_hand=on_hand, now=now
         )
-        rows = await repository.by_sku_ids(uow.session, [sku_id])
-        if not rows:
-            raise NotFound(f"no stock is kept for SKU {sku_id}")
-        level = _level(rows[0])
         if not changed:
             raise Conflict(
-                f"on_hand {on_hand} is below the {level.reserved} units reserved for open orders",
-                details={"sku_id": sku_id, "reserved": level.reserved},
+                f"on_hand {on_hand} is below the {before.reserved} units reserved for open orders",
+                details={"sku_id": sku_id, "reserved": before.reserved},
             )
-        return level
+        if on_hand != before.on_hand:
+            await repository.add_movement(
+                uow.session,
+                sku_id=sku_id,
+                kind=MovementKind.ADJUST,
+                quantity=on_hand - before.on_hand,
+                reference="stock count",
+                now=now,
+            )
+        return StockLevel(sku_id, on_hand, before.reserved, before.per_buyer_limit)
+
+
+async def restock(*, uow: UnitOfWork, sku_id: int, quantity: int, reason: str) -> StockLevel:
+    """Add ``quantity`` received units to on_hand, recorded in the ledger with ``reason``."""
+    check_positive(quantity, field="quantity")
+    check_label(reason, field="reason", max_length=REASON_MAX_LENGTH)
+    async with uow.atomic():
+        now = uow.now()
+        row = await repository.add_on_hand(uow.session, sku_id=sku_id, quantity=quantity, now=now)
+        if row is None:
+            raise NotFound(f"no stock is kept for SKU {sku_id}")
+        await repository.add_movement(
+            uow.session,
+            sku_id=sku_id,
+            kind=MovementKind.RESTOCK,
+            quantity=quantity,
+            reference=reason,
+            now=now,
+        )
+        return _level(row)
+
+
+async def set_purchase_limit(*, uow: UnitOfWork, sku_id: int, limit: int | None) -> StockLevel:
+    """Limit how many units of a SKU one buyer may hold or have bought (None: no limit)."""
+    if limit is not None:
+        check_positive(limit, field="limit")
+    async with uow.atomic():
+        if not await repository.set_purchase_limit(
+            uow.session, sku_id=sku_id, limit=limit, now=uow.now()
+        ):
+            raise NotFound(f"no stock is kept for SKU {sku_id}")
+        return await _locked_level(uow, sku_id)
+
+
+# --- reservations -------------------------------------------------------------------------
+
+
+async def reserve(
+    *, uow: UnitOfWork, holder: str, items: Mapping[int, int], buyer_id: int | None = None
+) -> dict[int, int]:
+    """Reserve ``items`` (sku_id → units) for ``holder``, all or nothing; available afterwards.
+
+    Each SKU is one conditional UPDATE (enough available, or no change), in ascending sku_id
+    order. A short SKU raises OutOfStock, a SKU without stock NotFound, a buyer past a SKU's
+    per-buyer limit PurchaseLimitExceeded; the transaction then rolls back, so nothing stays
+    reserved. The limit is checked after the UPDATE has taken the SKU's row lock, so two
+    concurrent reservations of one buyer are counted one after the other.
+    """
+    check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
+    if buyer_id is not None and (not isinstance(buyer_id, int) or isinstance(buyer_id, bool)):
+        raise InvalidInput("buyer_id must be a whole number", details={"buyer_id": buyer_id})
+    lines = reservation_lines(items)
+    async with uow.atomic():
+        now = uow.now()
+        available: dict[int, int] = {}
+        for index, (sku_id, quantity) in enumerate(lines):
+            done = await repository.reserve_units(
+                uow.session, sku_id=sku_id, quantity=quantity, now=now
+            )
+            if done is None:
+                raise await _why_not_reserved(uow, lines[index:])
+            if buyer_id is not None and done.per_buyer_limit is not None:
+                already = await repository.units_held_by_buyer(
+                    uow.session, buyer_id=buyer_id, sku_id=sku_id
+                )
+                check_purchase_limit(
+                    sku_id=sku_id, limit=done.per_buyer_limit, already=already, requested=quantity
+                )
+            available[sku_id] = done.available
+        await repository.insert_reservations(
+            uow.session,
+            holder=holder,
+            buyer_id=buyer_id,
+            lines=[repository.NewReservation(sku_id, quantity) for sku_id, quantity in lines],
+            now=now,
+        )
+        return available
+
+
+async def _why_not_reserved(uow: UnitOfWork, rest: Sequence[tuple[int, int]]) -> DomainError:
+    """The error for a reservation whose first remaining line could not be reserved.
+
+    Lists every remaining SKU that is short (as read now), the failed one always included.
+    """
+    levels = await get_levels(uow=uow, sku_ids=[sku_id for sku_id, _ in rest])
+    missing = [sku_id for sku_id, _ in rest if sku_id not in levels]
+    if missing:
+        return NotFound(
+            "no stock is kept for SKU " + ", ".join(map(str, missing)),
+            details={"sku_ids": missing},
+        )
+    return OutOfStock(
+        Shortage(sku_id, quantity, levels[sku_id].available)
+        for index, (sku_id, quantity) in enumerate(rest)
+        if index == 0 or levels[sku_id].available < quantity
+    )
+
+
+async def release(*, uow: UnitOfWork, holder: str, reason: str) -> int:
+    """Give the units of the holder's open reservations back to stock; how many were released.
+
+    Idempotent: a second call finds nothing open and releases 0.
+    """
+    check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
+    check_label(reason, field="reason", max_length=REASON_MAX_LENGTH)
+    async with uow.atomic():
+        return await _close(uow, holder, ReservationStatus.RELEASED, reason)
+
+
+async def consume(*, uow: UnitOfWork, holder: str) -> int:
+    """Ship the holder's open reservations: their units leave stock as sold; how many.
+
+    Idempotent: a second call finds nothing open and consumes 0.
+    """
+    check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
+    async with uow.atomic():
+        return await _close(uow, holder, ReservationStatus.CONSUMED, None)
+
+
+async def _close(
+    uow: UnitOfWork, holder: str, status: ReservationStatus, reason: str | None
+) -> int:
+    now = uow.now()
+    closed = await repository.close_open_reservations(
+        uow.session, holder=holder, status=status, reason=reason, now=now
+    )
+    units: dict[int, int] = {}
+    for sku_id, quantity in closed:
+        units[sku_id] = units.get(sku_id, 0) + quantity
+    sold = status is ReservationStatus.CONSUMED
+    for sku_id in sorted(units):
+        if not await repository.unreserve_units(
+            uow.session, sku_id=sku_id, quantity=units[sku_id], sold=sold, now=now
+        ):
+            raise StockInvariantBroken(
+                f"SKU {sku_id}: fewer units reserved than {holder}'s open reservations hold"
+            )
+        if sold:
+            await repository.add_movement(
+                uow.session,
+                sku_id=sku_id,
+                kind=MovementKind.SOLD,
+                quantity=-units[sku_id],
+                reference=holder,
+                now=now,
+            )
+    return len(closed)
+
+
+def _reservation(row: ReservationRow) -> ReservationInfo:
+    return ReservationInfo(
+        id=row.id,
+        sku_id=row.sku_id,
+        holder=row.holder,
+        buyer_id=row.buyer_id,
+        quantity=row.quantity,
+        status=ReservationStatus(row.status),
+        created_at=row.created_at,
+        closed_at=row.closed_at,
+        reason=row.reason,
+    )
+
+
+async def reservations_of(*, uow: UnitOfWork, holder: str) -> list[ReservationInfo]:
+    """Every reservation of the holder, open or closed, oldest first."""
+    return [_reservation(row) for row in await repository.reservations_of(uow.session, holder)]
+
+
+async def audit(*, uow: UnitOfWork, sku_ids: Collection[int] | None = None) -> list[str]:
+    """Violations of the stock invariants (all SKUs, or the given ones); empty when all hold."""
+    figures = await repository.stock_figures(uow.session, None if sku_ids is None else set(sku_ids))
+    return audit_problems(figures)
