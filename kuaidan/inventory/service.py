@@ -150,35 +150,62 @@ async def reserve(
     reserved. The limit is checked after the UPDATE has taken the SKU's row lock, so two
     concurrent reservations of one buyer are counted one after the other.
     """
-    check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
+    return await reserve_many(uow=uow, holders={holder: items}, buyer_id=buyer_id)
+
+
+async def reserve_many(
+    *, uow: UnitOfWork, holders: Mapping[str, Mapping[int, int]], buyer_id: int | None = None
+) -> dict[int, int]:
+    """Reserve for several holders at once (one checkout's orders), all or nothing.
+
+    All their SKUs are locked in one ascending pass, so two checkouts that span the same
+    merchants can never lock each other's rows in opposite orders.
+    """
+    if not holders:
+        raise InvalidInput("nothing to reserve")
     if buyer_id is not None and (not isinstance(buyer_id, int) or isinstance(buyer_id, bool)):
         raise InvalidInput("buyer_id must be a whole number", details={"buyer_id": buyer_id})
-    lines = reservation_lines(items)
+    per_holder = {
+        check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH): reservation_lines(items)
+        for holder, items in holders.items()
+    }
+    totals: dict[int, int] = {}
+    for lines in per_holder.values():
+        for sku_id, quantity in lines:
+            totals[sku_id] = totals.get(sku_id, 0) + quantity
     async with uow.atomic():
-        now = uow.now()
-        available: dict[int, int] = {}
-        for index, (sku_id, quantity) in enumerate(lines):
-            done = await repository.reserve_units(
-                uow.session, sku_id=sku_id, quantity=quantity, now=now
+        available = await _take_units(uow, sorted(totals.items()), buyer_id)
+        for holder, lines in per_holder.items():
+            await repository.insert_reservations(
+                uow.session,
+                holder=holder,
+                buyer_id=buyer_id,
+                lines=[repository.NewReservation(sku_id, quantity) for sku_id, quantity in lines],
+                now=uow.now(),
             )
-            if done is None:
-                raise await _why_not_reserved(uow, lines[index:])
-            if buyer_id is not None and done.per_buyer_limit is not None:
-                already = await repository.units_held_by_buyer(
-                    uow.session, buyer_id=buyer_id, sku_id=sku_id
-                )
-                check_purchase_limit(
-                    sku_id=sku_id, limit=done.per_buyer_limit, already=already, requested=quantity
-                )
-            available[sku_id] = done.available
-        await repository.insert_reservations(
-            uow.session,
-            holder=holder,
-            buyer_id=buyer_id,
-            lines=[repository.NewReservation(sku_id, quantity) for sku_id, quantity in lines],
-            now=now,
-        )
         return available
+
+
+async def _take_units(
+    uow: UnitOfWork, lines: Sequence[tuple[int, int]], buyer_id: int | None
+) -> dict[int, int]:
+    now = uow.now()
+    available: dict[int, int] = {}
+    for index, (sku_id, quantity) in enumerate(lines):
+        done = await repository.reserve_units(
+            uow.session, sku_id=sku_id, quantity=quantity, now=now
+        )
+        if done is None:
+            raise await _why_not_reserved(uow, lines[index:])
+        if buyer_id is not None and done.per_buyer_limit is not None:
+            already = await repository.units_held_by_buyer(
+                uow.session, buyer_id=buyer_id, sku_id=sku_id
+            )
+            check_purchase_limit(
+                sku_id=sku_id, limit=done.per_buyer_limit, already=already, requested=quantity
+            )
+        available[sku_id] = done.available
+    return available
 
 
 async def _why_not_reserved(uow: UnitOfWork, rest: Sequence[tuple[int, int]]) -> DomainError:

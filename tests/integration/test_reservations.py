@@ -533,3 +533,30 @@ async def test_concurrent_orders_of_one_buyer_stay_within_the_limit(
     assert all(isinstance(error, PurchaseLimitExceeded) for error in failures), failures[:3]
     assert await levels(container, [limited]) == {limited: (100, 2)}
     assert await audit(container, [limited]) == []
+
+
+async def test_checkouts_spanning_the_same_merchants_never_deadlock(container: Container) -> None:
+    """Two orders per checkout, their SKUs interleaved: one ascending pass locks them all."""
+    low_a, low_b, high_a, high_b = await list_skus(container, 200, 200, 200, 200)
+    rng = random.Random(7)
+    gate = asyncio.Semaphore(40)
+
+    async def checkout() -> BaseException | None:
+        first, second = (
+            ({low_a: 1, high_b: 1}, {low_b: 1, high_a: 1})
+            if rng.random() < 0.5
+            else ({high_a: 1, low_b: 1}, {high_b: 1, low_a: 1})
+        )
+        async with gate, opened(container) as uow:
+            try:
+                await inventory.reserve_many(
+                    uow=uow, holders={holder(): first, holder(): second}, buyer_id=None
+                )
+            except Exception as error:  # collected and asserted on below
+                return error
+        return None
+
+    results = await asyncio.gather(*(checkout() for _ in range(120)))
+    assert [error for error in results if error is not None] == []
+    assert await levels(container, [low_a, high_b]) == {low_a: (200, 120), high_b: (200, 120)}
+    assert await audit(container) == []
