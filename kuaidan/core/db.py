@@ -7,7 +7,7 @@ commits. Repositories, helpers and routes never commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -124,8 +124,11 @@ class UnitOfWork:
         cipher: Cipher,
         clock: Clock | None = None,
         outbox_signal: Callable[[], None] | None = None,
+        adapters: Mapping[str, object] | None = None,
     ) -> None:
         self.db = db
+        # Outside parties (payment provider, carriers) wired in by the composition root.
+        self.adapters: Mapping[str, object] = adapters or {}
         self._outbox_signal = outbox_signal
         self.session: AsyncSession = db.sessionmaker()
         self.cipher = cipher

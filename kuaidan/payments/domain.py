@@ -1,0 +1,222 @@
+"""Pure payment rules: statuses, exact fen ↔ yuan conversion, notification checks. No I/O.
+
+The values here are what other areas receive from ``payments.service``: plain dataclasses,
+never ORM rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from kuaidan.core.errors import Conflict, DomainError, InvalidInput
+
+_YUAN_RE = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"
+    SUCCEEDED = "succeeded"
+    CLOSED = "closed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+# A payment in one of these has money at the provider (possibly partly given back).
+PAID_STATUSES = frozenset(
+    {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+)
+# Success may be recorded from these: a close races a late payment and the payment wins.
+SUCCEEDABLE_STATUSES = frozenset({PaymentStatus.CREATED, PaymentStatus.CLOSED})
+
+
+class RefundStatus(StrEnum):
+    REQUESTED = "requested"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class TradeState(StrEnum):
+    """A trade's state as the provider reports it (Alipay's names)."""
+
+    NOT_EXIST = "NOT_EXIST"
+    WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
+    TRADE_SUCCESS = "TRADE_SUCCESS"
+    TRADE_FINISHED = "TRADE_FINISHED"
+    TRADE_CLOSED = "TRADE_CLOSED"
+
+    @property
+    def is_paid(self) -> bool:
+        return self in (TradeState.TRADE_SUCCESS, TradeState.TRADE_FINISHED)
+
+
+class SignatureInvalid(DomainError):
+    code = "signature_invalid"
+    status = 400
+
+
+class PaymentMismatch(DomainError):
+    code = "payment_mismatch"
+    status = 400
+
+
+class RefundRefused(Conflict):
+    code = "refund_refused"
+
+
+class ProviderError(DomainError):
+    """The provider could not be reached or answered something we cannot use."""
+
+    code = "payment_provider_error"
+    status = 502
+
+
+def fen_to_yuan(fen: int) -> str:
+    """12345 → ``"123.45"``: the provider's amount format, exactly."""
+    if not isinstance(fen, int) or isinstance(fen, bool) or fen < 0:
+        raise InvalidInput("an amount is a non-negative integer number of fen")
+    whole, cents = divmod(fen, 100)
+    return f"{whole}.{cents:02d}"
+
+
+def yuan_to_fen(text: str) -> int:
+    """``"123.45"`` → 12345; ``"1"`` and ``"1.5"`` are accepted; anything else is refused."""
+    if not isinstance(text, str) or not _YUAN_RE.match(text):
+        raise InvalidInput(f"not an amount in yuan: {text!r}")
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStart:
+    payment_id: int
+    reference: str
+    status: PaymentStatus
+    pay_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInfo:
+    payment_id: int
+    reference: str
+    provider: str
+    amount_fen: int
+    currency: str
+    status: PaymentStatus
+    buyer_id: int
+    subject: str
+    provider_trade_no: str | None
+    created_at: datetime
+    paid_at: datetime | None
+    refunded_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundInfo:
+    refund_id: int
+    payment_id: int
+    reference: str
+    request_no: str
+    amount_fen: int
+    reason: str
+    status: RefundStatus
+    created_at: datetime
+    done_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified asynchronous notification from the provider."""
+
+    notify_id: str
+    out_trade_no: str
+    trade_no: str
+    trade_status: TradeState
+    amount_fen: int
+    app_id: str
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnInfo:
+    """A verified browser return from the provider's pay page."""
+
+    out_trade_no: str
+    trade_no: str
+    amount_fen: int
+    app_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeStatus:
+    reference: str
+    state: TradeState
+    trade_no: str | None = None
+    amount_fen: int | None = None
+    paid_at: datetime | None = None
+    refunded_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    succeeded: bool
+    refunded_total_fen: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseResult:
+    """``paid`` is set when the trade could not be closed because the buyer had paid."""
+
+    closed: bool
+    paid: TradeStatus | None = None
+
+
+def mismatch_problems(
+    *,
+    expected_app_id: str,
+    app_id: str,
+    expected_amount_fen: int,
+    amount_fen: int,
+    expected_currency: str,
+    currency: str,
+) -> list[str]:
+    """Why a provider's message does not fit our payment; empty when it fits."""
+    problems = []
+    if app_id != expected_app_id:
+        problems.append("app_id does not match")
+    if amount_fen != expected_amount_fen:
+        problems.append("amount does not match")
+    if currency != expected_currency:
+        problems.append("currency does not match")
+    return problems
+
+
+def check_refund(
+    *, status: PaymentStatus, paid_fen: int, committed_fen: int, amount_fen: int
+) -> None:
+    """Refuse a refund of nothing, of an unpaid payment, or past what is left to give back.
+
+    ``committed_fen`` counts refunds already done and those still in flight.
+    """
+    if amount_fen <= 0:
+        raise InvalidInput("a refund is a positive amount of fen")
+    if status not in PAID_STATUSES:
+        raise RefundRefused(f"a {status.value} payment cannot be refunded")
+    if committed_fen + amount_fen > paid_fen:
+        left = max(paid_fen - committed_fen, 0)
+        raise RefundRefused(
+            "the refund exceeds what was paid",
+            details={"refundable_fen": left, "requested_fen": amount_fen},
+        )
+
+
+def status_after_refunds(*, paid_fen: int, refunded_fen: int) -> PaymentStatus:
+    if refunded_fen <= 0:
+        return PaymentStatus.SUCCEEDED
+    if refunded_fen >= paid_fen:
+        return PaymentStatus.REFUNDED
+    return PaymentStatus.PARTIALLY_REFUNDED
