@@ -29,6 +29,9 @@ from kuaidan.core.templating import STATIC_DIR, render
 from kuaidan.merchants import api as merchants_api
 from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
+from kuaidan.ordering import api as ordering_api
+from kuaidan.payments import api as payments_api
+from kuaidan.payments import pages as payments_pages
 from kuaidan.security.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger("kuaidan")
@@ -80,9 +83,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(ops_api.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
+    app.include_router(payments_api.router, prefix="/api/v1")
     app.include_router(merchants_api.router, prefix="/api/v1")
+    app.include_router(ordering_api.router, prefix="/api/v1")
     app.include_router(accounts_pages.router, dependencies=page_deps)
     app.include_router(catalog_pages.router, dependencies=page_deps)
+    app.include_router(payments_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     media_dir = settings.data_dir / "media"
     media_dir.mkdir(parents=True, exist_ok=True)

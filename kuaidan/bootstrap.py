@@ -18,6 +18,9 @@ from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registri
 REGISTRY_MODULES = (
     "kuaidan.ops.jobs",
     "kuaidan.merchants.handlers",
+    "kuaidan.ordering.handlers",
+    "kuaidan.ordering.jobs",
+    "kuaidan.payments.handlers",
 )
 
 
@@ -29,10 +32,15 @@ class Container:
     cipher: Cipher
     clock: Clock = field(default_factory=SystemClock)
     outbox_signal: Callable[[], None] | None = None
+    adapters: dict[str, object] = field(default_factory=dict)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(
-            self.db, cipher=self.cipher, clock=self.clock, outbox_signal=self.outbox_signal
+            self.db,
+            cipher=self.cipher,
+            clock=self.clock,
+            outbox_signal=self.outbox_signal,
+            adapters=self.adapters,
         )
 
     def worker(self, *, settings: WorkerSettings | None = None) -> Worker:
@@ -60,7 +68,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         db=db,
         cipher=Cipher(secrets.keyring),
         clock=clock or SystemClock(),
+        adapters=build_adapters(settings),
     )
+
+
+def build_adapters(settings: Settings) -> dict[str, object]:
+    """The outside parties each unit of work may reach, configured from ``settings``."""
+    from kuaidan.payments.service import payments_adapter
+
+    return {"payments": payments_adapter(settings)}
 
 
 def build_registry(settings: Settings) -> Registry:

@@ -124,8 +124,34 @@ def demo(
     if seed_only:
         return
     cert, _key = tls_files(settings)
+    from kuaidan.simulators.paysandbox.server import start_in_thread
+
+    sandbox = start_in_thread(settings)  # the outside payment provider, for paying demo orders
     console.print(demo_console.welcome_panel(settings, cert))
-    run_server(settings)
+    console.print(f"sandbox payment provider: {sandbox.url} (its own self-signed certificate)")
+    try:
+        run_server(settings)
+    finally:
+        sandbox.stop()
+
+
+@app.command("sandbox-pay")
+def sandbox_pay(
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="HTTPS port (KUAIDAN_SANDBOX_PAY_PORT, 8444)."),
+    ] = None,
+) -> None:
+    """Run the sandbox payment provider (signed page pay, notifications, query/refund/close)."""
+    from kuaidan.simulators.paysandbox.server import serve as run_sandbox
+
+    settings = _settings()
+    console.print(
+        f"sandbox payment provider on https://{settings.host}:{port or settings.sandbox_pay_port}"
+        f" (files in {settings.sandbox_pay_dir})",
+        highlight=False,
+    )
+    run_sandbox(settings, port=port)
 
 
 @app.command()

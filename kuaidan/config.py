@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         default=60, ge=5, description="How long a worker owns a claimed delivery or job run."
     )
 
+    order_payment_ttl_s: int = Field(
+        default=900, ge=60, le=86_400, description="How long a placed order waits for payment."
+    )
+    order_auto_complete_days: int = Field(
+        default=10, ge=1, le=90, description="Days after delivery (or shipping) until completion."
+    )
+
     pay_provider: Literal["sandbox"] = Field(
         default="sandbox", description="Which payment provider takes the buyers' money."
     )
@@ -90,7 +97,8 @@ class Settings(BaseSettings):
     )
     pay_sandbox_public_key: Path | None = Field(
         default=None,
-        description="The sandbox's RSA public key; empty = data_dir/sandbox-pay/provider-public.pem.",
+        description="The sandbox's RSA public key; empty = "
+        "data_dir/sandbox-pay/provider-public.pem.",
     )
     pay_timeout_minutes: int = Field(
         default=15, ge=1, le=1440, description="How long the provider keeps a trade payable."

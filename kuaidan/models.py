@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-AREAS_WITH_MODELS = ("ops", "accounts", "merchants", "catalog", "inventory")
+AREAS_WITH_MODELS = (
+    "ops",
+    "accounts",
+    "merchants",
+    "catalog",
+    "inventory",
+    "payments",
+    "ordering",
+)
 
 
 def import_all_models() -> None:

@@ -9,6 +9,7 @@ with the real migrations. The same tests run once per backend; PostgreSQL comes 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import ssl
 import threading
@@ -25,13 +26,16 @@ import pytest
 import uvicorn
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from kuaidan.app import create_app
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.config import Settings
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.migrate import upgrade
+from kuaidan.core.signing import ensure_key_pair
 from kuaidan.core.tls import ensure_self_signed, server_context
+from kuaidan.simulators.paysandbox.server import SandboxHandle, start_in_thread
 
 PG_URL_ENV = "KUAIDAN_TEST_DATABASE_URL"
 
@@ -73,7 +77,10 @@ async def isolated_database(
         pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
     url = make_url(base)
     name = f"{url.database}_iso_{uuid.uuid4().hex[:6]}"
-    admin = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # No pool: a test may restart PostgreSQL, and the drop afterwards needs a fresh connection.
+    admin = create_async_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -157,12 +164,71 @@ def make_settings(data_dir: Path, database_url: str | None, *, run_worker: bool 
     )
 
 
+MERCHANT_FILES = ("tls-cert.pem", "tls-key.pem", "pay-app-private.pem", "pay-app-public.pem")
+
+
+@dataclass
+class PaySandbox:
+    """The sandbox payment provider, running over HTTPS in a thread on a loopback port.
+
+    ``merchant_dir`` holds kuaidan's certificate and app key pair; every test server gets a
+    copy, so the one sandbox verifies (and is verified by) whichever server is running.
+    """
+
+    handle: SandboxHandle
+    merchant_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.handle.config.data_dir
+
+    def share_merchant_files(self, data_dir: Path) -> None:
+        for name in MERCHANT_FILES:
+            shutil.copy2(self.merchant_dir / name, data_dir / name)
+
+    def kuaidan_settings(self) -> dict[str, Any]:
+        return {
+            "pay_sandbox_url": self.url,
+            "pay_sandbox_ca": self.handle.cert,
+            "pay_sandbox_public_key": self.handle.config.public_key_file,
+        }
+
+    def client(self) -> httpx.AsyncClient:
+        context = ssl.create_default_context(cafile=str(self.handle.cert))
+        return httpx.AsyncClient(base_url=self.url, verify=context, timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+def pay_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaySandbox]:
+    merchant_dir = tmp_path_factory.mktemp("pay-sandbox")
+    ensure_self_signed(merchant_dir)
+    ensure_key_pair(merchant_dir / "pay-app-private.pem", merchant_dir / "pay-app-public.pem")
+    settings = Settings(
+        data_dir=merchant_dir,
+        host="127.0.0.1",
+        sandbox_pay_notify_delays_s=(0, 0.3, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0),
+        sandbox_pay_test_hooks=True,
+        log_level="warning",
+    )
+    handle = start_in_thread(settings, port=0)
+    try:
+        yield PaySandbox(handle=handle, merchant_dir=merchant_dir)
+    finally:
+        handle.stop()
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
 async def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pay_sandbox: PaySandbox,
 ) -> AsyncIterator[LiveServer]:
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
@@ -172,10 +238,13 @@ async def server(
         if url is None:
             pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
         await reset_postgres(url)
-    settings = make_settings(data_dir, url)
+    pay_sandbox.share_merchant_files(data_dir)
+    settings = make_settings(data_dir, url).model_copy(update=pay_sandbox.kuaidan_settings())
     await upgrade(settings.effective_database_url)
     cert, key = ensure_self_signed(data_dir)
     running = _ThreadedServer(settings, cert, key)
+    # The port is known once the socket is bound; links sent out (notify/return URLs) carry it.
+    settings.public_url = f"https://127.0.0.1:{running.port}"
     running.start()
     container = build_container(settings)
     try:

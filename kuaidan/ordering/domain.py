@@ -7,10 +7,13 @@ allowed from the current status, or not by this actor, raises :class:`IllegalTra
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kuaidan.core.errors import Conflict, InvalidInput
@@ -56,6 +59,8 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderAction], OrderStatus] = {
     (S.SHIPPED, A.CONFIRM_RECEIPT): S.COMPLETED,
     (S.DELIVERED, A.CONFIRM_RECEIPT): S.COMPLETED,
     (S.DELIVERED, A.AUTO_COMPLETE): S.COMPLETED,
+    # A parcel whose delivery scan never reaches us still completes after the same wait.
+    (S.SHIPPED, A.AUTO_COMPLETE): S.COMPLETED,
 }
 
 # Who may take each action. The platform (system) acts on outside parties' word and on timers.
@@ -68,6 +73,15 @@ ACTORS: Mapping[OrderAction, frozenset[Actor]] = {
     A.CANCEL: frozenset({Actor.BUYER, Actor.AGENT, Actor.MERCHANT, Actor.ADMIN, Actor.SYSTEM}),
     A.EXPIRE: frozenset({Actor.SYSTEM}),
 }
+
+
+class TimelineAction(StrEnum):
+    """Timeline entries that are not transitions (those carry an OrderAction's value)."""
+
+    PLACED = "placed"
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+
 
 TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
 # Stock: reserved while the order is open and unshipped; consumed at shipping.
@@ -243,3 +257,179 @@ def payment_deadline(placed_at: datetime, ttl: timedelta) -> datetime:
 
 def is_overdue(*, status: OrderStatus, deadline: datetime, now: datetime) -> bool:
     return status is S.PENDING_PAYMENT and now >= deadline
+
+
+# --- numbers of checkouts, holders of stock, refunds ---------------------------------------
+
+# Numbers carry a local date; it is fixed to the marketplace's home zone (not the display
+# setting), so changing how times are shown can never change or break an issued number.
+NUMBER_ZONE = "Asia/Shanghai"
+
+
+def checkout_reference(checkout_id: int, created_at: datetime, *, key: bytes) -> str:
+    """Public reference of a checkout and of its payment: ``KC`` + local date + 10 digits."""
+    day = created_at.astimezone(ZoneInfo(NUMBER_ZONE)).strftime("%Y%m%d")
+    return f"KC{day}{scramble(checkout_id, key=key):010d}"
+
+
+def parse_checkout_reference(reference: str, *, key: bytes) -> tuple[int, str]:
+    """``(checkout id, local date yyyymmdd)``; the caller checks the date against the row's."""
+    text = reference.strip().upper()
+    if len(text) != 20 or not text.startswith("KC") or not text[2:].isdigit():
+        raise InvalidInput("a checkout reference looks like KC followed by 18 digits")
+    return unscramble(int(text[10:]), key=key), text[2:10]
+
+
+def local_day(moment: datetime) -> str:
+    """The ``yyyymmdd`` a number issued at ``moment`` carries."""
+    return moment.astimezone(ZoneInfo(NUMBER_ZONE)).strftime("%Y%m%d")
+
+
+def stock_holder(order_id: int) -> str:
+    """Who holds an order's reservation in the inventory area."""
+    return f"order:{order_id}"
+
+
+def refund_request_no(order_id: int, cause: str) -> str:
+    """A refund's dedupe number: derived from the order, so a retried request is the same one."""
+    return f"order-{order_id}-{cause}"
+
+
+def order_id_of_refund(request_no: str) -> int | None:
+    """The order a refund request number was made for (None if it is not one of ours)."""
+    parts = request_no.split("-")
+    if len(parts) == 3 and parts[0] == "order" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+# --- errors of placement -------------------------------------------------------------------
+
+
+class PriceChanged(Conflict):
+    """A price moved since the buyer saw it; they confirm by sending the new prices back."""
+
+    code = "price_changed"
+
+
+class IdempotencyKeyReuse(Conflict):
+    code = "idempotency_key_reuse"
+
+
+class UnknownItem(InvalidInput):
+    code = "unknown_item"
+
+
+class ItemUnavailable(Conflict):
+    code = "item_unavailable"
+
+
+def price_changed_error(changes: Sequence[PriceChange]) -> PriceChanged:
+    return PriceChanged(
+        "prices changed since you saw them; confirm the new prices to place the order",
+        details={
+            "changes": [
+                {"sku_id": c.sku_id, "seen_fen": c.seen_fen, "now_fen": c.now_fen} for c in changes
+            ]
+        },
+    )
+
+
+# --- policy and request checks -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderingPolicy:
+    """The settings ordering works under (filled from configuration by the caller)."""
+
+    payment_ttl: timedelta = timedelta(minutes=15)
+    auto_complete_after: timedelta = timedelta(days=10)
+    currency: str = "CNY"
+
+
+IDEMPOTENCY_KEY_MAX = 100
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_PRINTABLE = re.compile(r"^[\x20-\x7e]{1,100}$")
+
+
+def check_idempotency_key(key: str) -> str:
+    if not _PRINTABLE.match(key) or not key.strip():
+        raise InvalidInput(
+            f"the Idempotency-Key is 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters"
+        )
+    return key
+
+
+def request_hash(body: Mapping[str, Any]) -> str:
+    """SHA-256 of the request's canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+GUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{32,100}$")
+
+
+def check_guest_key(key: str) -> str:
+    if not GUEST_KEY_RE.match(key):
+        raise InvalidInput("a cart key is 32 to 100 letters, digits, '-' or '_'")
+    return key
+
+
+def hash_guest_key(key: str) -> str:
+    """Guest carts are stored under the key's SHA-256: a database leak reveals no live key."""
+    return hashlib.sha256(check_guest_key(key).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CartOwner:
+    """Whose cart: a signed-in buyer's, or a guest's (by the key in their cookie or header)."""
+
+    buyer_id: int | None = None
+    guest_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.buyer_id is None) == (self.guest_key is None):
+            raise ValueError("a cart belongs to a buyer or to a guest key, not both")
+        if self.guest_key is not None:
+            check_guest_key(self.guest_key)
+
+    @classmethod
+    def buyer(cls, buyer_id: int) -> CartOwner:
+        return cls(buyer_id=buyer_id)
+
+    @classmethod
+    def guest(cls, key: str) -> CartOwner:
+        return cls(guest_key=key)
+
+
+CARRIER_RE = re.compile(r"^[\w .&()'-]{2,50}$")
+TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{6,40}$")
+
+
+def check_shipment(carrier: str, tracking_number: str) -> tuple[str, str]:
+    """A carrier name (2–50 characters) and a tracking number (6–40 letters, digits, '-')."""
+    name, tracking = " ".join(carrier.split()), tracking_number.strip().upper()
+    if not CARRIER_RE.match(name):
+        raise InvalidInput("enter the carrier's name", details={"field": "carrier"})
+    if not TRACKING_RE.match(tracking):
+        raise InvalidInput(
+            "a tracking number is 6 to 40 letters, digits or '-'",
+            details={"field": "tracking_number"},
+        )
+    return name, tracking
+
+
+def clean_reason(reason: str, *, max_length: int = 200) -> str:
+    text = " ".join(reason.split())
+    if not text:
+        raise InvalidInput("say why", details={"field": "reason"})
+    if len(text) > max_length:
+        raise InvalidInput(f"at most {max_length} characters", details={"field": "reason"})
+    return text
+
+
+def clean_note(note: str | None, *, max_length: int = 200) -> str | None:
+    text = " ".join((note or "").split())
+    if len(text) > max_length:
+        raise InvalidInput(f"a note has at most {max_length} characters", details={"field": "note"})
+    return text or None

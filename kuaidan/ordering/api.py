@@ -1,0 +1,274 @@
+"""JSON routes of ordering: the cart (buyers and guests), checkouts, orders for buyers,
+merchants, agents and admins.
+
+A guest's cart is found by the ``X-Cart-Key`` header. A guest who changes a cart without one
+is given a fresh key in the response's ``X-Cart-Key`` header: keep it and send it back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from kuaidan import deps
+from kuaidan.accounts.domain import Role, UserInfo
+from kuaidan.core.errors import Forbidden, InvalidInput, NotFound
+from kuaidan.core.pagination import PageRequest
+from kuaidan.ordering import service
+from kuaidan.ordering.domain import Actor, CartOwner, OrderingPolicy
+from kuaidan.ordering.readmodels import CartView
+from kuaidan.ordering.schemas import (
+    CancelRequest,
+    CartItemPut,
+    CartRead,
+    CheckoutCreate,
+    CheckoutResultRead,
+    OrderListParams,
+    OrderPage,
+    OrderRead,
+    ShipRequest,
+)
+
+router = APIRouter(tags=["ordering"], dependencies=[deps.CsrfProtected])
+
+CART_KEY = "X-Cart-Key"
+CartKeyHeader = Annotated[
+    str | None, Header(alias=CART_KEY, max_length=100, description="A guest's cart key.")
+]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Any 1-100 printable characters, new for each order the buyer means to place.",
+    ),
+]
+
+
+def _policy(request: Request) -> OrderingPolicy:
+    return service.policy_from_settings(deps.container_of(request).settings)
+
+
+def _actor(user: UserInfo) -> Actor:
+    return service.actor_of(user)
+
+
+# --- cart ----------------------------------------------------------------------------------
+
+
+def _owner(user: UserInfo | None, key: str | None) -> CartOwner | None:
+    """The caller's cart: a buyer's own, or a guest's by key (None: a guest with no key yet)."""
+    if user is not None:
+        if user.role is not Role.BUYER:
+            raise Forbidden("only buyers and guests have a cart")
+        return CartOwner.buyer(user.id)
+    return None if key is None else CartOwner.guest(key)
+
+
+async def _writing_owner(
+    user: deps.OptionalUser, response: Response, x_cart_key: CartKeyHeader = None
+) -> CartOwner:
+    owner = _owner(user, x_cart_key)
+    if owner is None:
+        key = service.new_guest_key()
+        response.headers[CART_KEY] = key
+        owner = CartOwner.guest(key)
+    return owner
+
+
+WritingOwner = Annotated[CartOwner, Depends(_writing_owner)]
+
+
+@router.get("/cart", summary="The caller's cart")
+async def get_cart(
+    uow: deps.Uow, user: deps.OptionalUser, x_cart_key: CartKeyHeader = None
+) -> CartRead:
+    """Buyers (signed in) or guests (``X-Cart-Key``). Current prices, price-changed, stock and
+    delisted flags per line; lines grouped per merchant (one order each); totals in fen."""
+    owner = _owner(user, x_cart_key)
+    if owner is None:
+        return CartRead.of(CartView(groups=()))
+    return CartRead.of(await service.get_cart(uow=uow, owner=owner))
+
+
+@router.put("/cart/items/{sku_id}", summary="Put a quantity of a SKU in the cart")
+async def put_cart_item(
+    uow: deps.Uow, sku_id: int, body: CartItemPut, owner: WritingOwner
+) -> CartRead:
+    """Buyers or guests. Sets the line's quantity (1-99) at today's price; 404 for an unknown
+    SKU, 409 ``item_unavailable`` for one not on sale."""
+    return CartRead.of(
+        await service.set_cart_item(uow=uow, owner=owner, sku_id=sku_id, quantity=body.quantity)
+    )
+
+
+@router.delete("/cart/items/{sku_id}", summary="Take a SKU out of the cart")
+async def delete_cart_item(
+    uow: deps.Uow, sku_id: int, user: deps.OptionalUser, x_cart_key: CartKeyHeader = None
+) -> CartRead:
+    """Buyers or guests; 404 when the SKU is not in the cart."""
+    owner = _owner(user, x_cart_key)
+    if owner is None:
+        raise NotFound("this item is not in your cart")
+    return CartRead.of(await service.remove_cart_item(uow=uow, owner=owner, sku_id=sku_id))
+
+
+@router.post("/cart/merge", summary="Move a guest cart into the buyer's cart")
+async def merge_cart(
+    uow: deps.Uow, buyer: deps.Buyer, x_cart_key: CartKeyHeader = None
+) -> CartRead:
+    """Buyers, with the guest's ``X-Cart-Key``: quantities add up (capped at 99 per line)."""
+    if x_cart_key is None:
+        raise InvalidInput(f"send the guest cart's key in the {CART_KEY} header")
+    CartOwner.guest(x_cart_key)
+    return CartRead.of(
+        await service.merge_guest_cart(uow=uow, guest_key=x_cart_key, buyer_id=buyer.id)
+    )
+
+
+# --- checkouts -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/checkouts",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place orders (one per merchant) and start their payment",
+    responses={200: {"description": "A retry with the same Idempotency-Key and body."}},
+)
+async def create_checkout(
+    request: Request,
+    response: Response,
+    uow: deps.Uow,
+    buyer: deps.Buyer,
+    body: CheckoutCreate,
+    idempotency_key: IdempotencyKey,
+) -> CheckoutResultRead:
+    """Buyers. 201 with the checkout (reference, total, payment deadline, pay_url) and its
+    orders; a retry with the same key and body answers 200 with the same; the same key with
+    another body 409 ``idempotency_key_reuse``. 409 ``price_changed`` lists new prices: send
+    them back in ``accepted_prices`` to confirm. 409 ``out_of_stock``/``purchase_limit``."""
+    if body.from_cart:
+        result = await service.checkout_cart(
+            uow=uow,
+            buyer=buyer,
+            sku_ids=body.sku_ids,
+            address_id=body.address_id,
+            idempotency_key=idempotency_key,
+            accepted_prices=body.accepted_prices,
+            note=body.note,
+            policy=_policy(request),
+        )
+    else:
+        result = await service.place_checkout(
+            uow=uow,
+            buyer=buyer,
+            items=[(item.sku_id, item.quantity) for item in body.items or []],
+            address_id=body.address_id,
+            idempotency_key=idempotency_key,
+            accepted_prices=body.accepted_prices,
+            note=body.note,
+            policy=_policy(request),
+        )
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return CheckoutResultRead.of(result, actor=Actor.BUYER)
+
+
+@router.get("/checkouts/{reference}", summary="One checkout with its orders")
+async def get_checkout(uow: deps.Uow, user: deps.CurrentUser, reference: str) -> CheckoutResultRead:
+    """The buyer who placed it, agents and admins; anyone else 404."""
+    result = await service.get_checkout(uow=uow, reference=reference, viewer=user)
+    return CheckoutResultRead.of(result, actor=_actor(user))
+
+
+@router.post("/checkouts/{reference}/refresh", summary="Ask the provider about the payment")
+async def refresh_checkout(
+    uow: deps.Uow, user: deps.CurrentUser, reference: str
+) -> CheckoutResultRead:
+    """The buyer who placed it, agents and admins: ask the payment provider whether an
+    unpaid checkout was paid (when its notification is late)."""
+    result = await service.refresh_checkout_payment(uow=uow, reference=reference, viewer=user)
+    return CheckoutResultRead.of(result, actor=_actor(user))
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+@router.get("/orders", summary="The buyer's orders")
+async def list_orders(
+    uow: deps.Uow, buyer: deps.Buyer, params: Annotated[OrderListParams, Query()]
+) -> OrderPage:
+    """Buyers: their own orders, newest first, optionally of one status."""
+    page = await service.list_orders(
+        uow=uow,
+        buyer_id=buyer.id,
+        status=params.status,
+        page=PageRequest(params.page, params.page_size),
+    )
+    return OrderPage.of(page)
+
+
+@router.get("/orders/{number}", summary="One order")
+async def get_order(uow: deps.Uow, user: deps.CurrentUser, number: str) -> OrderRead:
+    """Its buyer, its merchant's staff, agents and admins; anyone else 404 (never 403, so
+    order numbers cannot be probed)."""
+    view = await service.get_order(uow=uow, number=number, viewer=user)
+    return OrderRead.of_view(view, actor=_actor(user))
+
+
+@router.post("/orders/{number}/cancel", summary="Cancel an order before it ships")
+async def cancel_order(
+    uow: deps.Uow, user: deps.CurrentUser, number: str, body: CancelRequest
+) -> OrderRead:
+    """Its buyer, its merchant, agents and admins, while pending payment or paid. Stock goes
+    back on sale; a paid order is refunded in full. 409 ``illegal_transition`` otherwise."""
+    view = await service.cancel_order(uow=uow, number=number, by=user, reason=body.reason)
+    return OrderRead.of_view(view, actor=_actor(user))
+
+
+@router.post("/orders/{number}/confirm-receipt", summary="Confirm the parcel arrived")
+async def confirm_receipt(uow: deps.Uow, user: deps.CurrentUser, number: str) -> OrderRead:
+    """Its buyer (or an agent for them), once shipped or delivered: the order is completed."""
+    view = await service.confirm_receipt(uow=uow, number=number, by=user)
+    return OrderRead.of_view(view, actor=_actor(user))
+
+
+@router.post("/orders/{number}/deliver", summary="Mark an order delivered")
+async def deliver_order(uow: deps.Uow, admin: deps.Admin, number: str) -> OrderRead:
+    """Admins: record delivery when the carrier's scan is missing."""
+    view = await service.mark_delivered(uow=uow, number=number, by=admin)
+    assert view is not None
+    return OrderRead.of_view(view, actor=Actor.ADMIN)
+
+
+@router.get("/merchant/orders", summary="The merchant's orders")
+async def list_merchant_orders(
+    uow: deps.Uow, staff: deps.Merchant, params: Annotated[OrderListParams, Query()]
+) -> OrderPage:
+    """Merchant staff: their shop's orders, newest first; ``status=paid`` is the to-ship list."""
+    page = await service.list_merchant_orders(
+        uow=uow,
+        merchant_id=service.require_merchant(staff),
+        status=params.status,
+        page=PageRequest(params.page, params.page_size),
+    )
+    return OrderPage.of(page)
+
+
+@router.post("/merchant/orders/{number}/ship", summary="Ship a paid order")
+async def ship_order(
+    uow: deps.Uow, staff: deps.Merchant, number: str, body: ShipRequest
+) -> OrderRead:
+    """Merchant staff of the order's shop: carrier name and tracking number (6-40 letters,
+    digits or '-'). The reserved stock is sold. 409 unless the order is paid."""
+    view = await service.ship_order(
+        uow=uow,
+        number=number,
+        by=staff,
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
+    )
+    return OrderRead.of_view(view, actor=Actor.MERCHANT)

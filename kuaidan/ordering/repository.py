@@ -1,0 +1,221 @@
+"""SQL on the ordering tables: carts, idempotency keys, checkouts, orders, lines, timeline.
+
+Nothing here commits. A change of an order's status is one conditional UPDATE on
+``(id, status, version)``, so of two racing changes exactly one matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kuaidan.ordering.models import (
+    Cart,
+    CartItem,
+    Checkout,
+    IdempotencyKey,
+    Order,
+    OrderEvent,
+    OrderLine,
+)
+
+# --- carts ---------------------------------------------------------------------------------
+
+
+async def find_cart(
+    session: AsyncSession, *, buyer_id: int | None = None, guest_key_hash: str | None = None
+) -> Cart | None:
+    if buyer_id is not None:
+        return await session.scalar(select(Cart).where(Cart.buyer_id == buyer_id))
+    return await session.scalar(select(Cart).where(Cart.guest_key_hash == guest_key_hash))
+
+
+async def create_cart(
+    session: AsyncSession, *, buyer_id: int | None, guest_key_hash: str | None, now: datetime
+) -> Cart:
+    """Insert the cart, or return the one a concurrent request inserted first."""
+    row = Cart(buyer_id=buyer_id, guest_key_hash=guest_key_hash, created_at=now, updated_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = await find_cart(session, buyer_id=buyer_id, guest_key_hash=guest_key_hash)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+async def cart_items(session: AsyncSession, cart_id: int) -> list[CartItem]:
+    rows = await session.scalars(
+        select(CartItem).where(CartItem.cart_id == cart_id).order_by(CartItem.id)
+    )
+    return list(rows.all())
+
+
+async def add_cart_item(session: AsyncSession, item: CartItem) -> None:
+    session.add(item)
+    await session.flush()
+
+
+async def delete_cart_items(session: AsyncSession, cart_id: int, sku_ids: Collection[int]) -> int:
+    result = await session.execute(
+        delete(CartItem).where(CartItem.cart_id == cart_id, CartItem.sku_id.in_(list(sku_ids)))
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+async def touch_cart(session: AsyncSession, cart_id: int, now: datetime) -> None:
+    await session.execute(update(Cart).where(Cart.id == cart_id).values(updated_at=now))
+
+
+async def delete_cart(session: AsyncSession, cart_id: int) -> None:
+    await session.execute(delete(CartItem).where(CartItem.cart_id == cart_id))
+    await session.execute(delete(Cart).where(Cart.id == cart_id))
+
+
+async def prune_guest_carts(session: AsyncSession, *, idle_since: datetime) -> int:
+    stale = select(Cart.id).where(Cart.guest_key_hash.is_not(None), Cart.updated_at < idle_since)
+    await session.execute(delete(CartItem).where(CartItem.cart_id.in_(stale)))
+    result = await session.execute(
+        delete(Cart).where(Cart.guest_key_hash.is_not(None), Cart.updated_at < idle_since)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+# --- idempotency keys ----------------------------------------------------------------------
+
+
+async def get_idempotency_key(
+    session: AsyncSession, buyer_id: int, key: str
+) -> IdempotencyKey | None:
+    return await session.get(IdempotencyKey, (buyer_id, key), populate_existing=True)
+
+
+async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> None:
+    """Flushed at once: a concurrent request with the same key waits here, then fails."""
+    session.add(row)
+    await session.flush()
+
+
+async def prune_idempotency_keys(session: AsyncSession, *, now: datetime) -> int:
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    return int(getattr(result, "rowcount", 0))
+
+
+# --- checkouts and orders ------------------------------------------------------------------
+
+
+async def add(session: AsyncSession, *rows: Any) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def get_checkout(session: AsyncSession, checkout_id: int) -> Checkout | None:
+    return await session.get(Checkout, checkout_id)
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order | None:
+    return await session.get(Order, order_id, populate_existing=True)
+
+
+async def orders_of_checkout(session: AsyncSession, checkout_id: int) -> list[Order]:
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.checkout_id == checkout_id)
+        .order_by(Order.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def lines_of(session: AsyncSession, order_ids: Collection[int]) -> dict[int, list[OrderLine]]:
+    by_order: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
+    if not by_order:
+        return by_order
+    rows = await session.scalars(
+        select(OrderLine).where(OrderLine.order_id.in_(list(by_order))).order_by(OrderLine.id)
+    )
+    for row in rows:
+        by_order[row.order_id].append(row)
+    return by_order
+
+
+async def timeline_of(session: AsyncSession, order_id: int) -> list[OrderEvent]:
+    rows = await session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    )
+    return list(rows.all())
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    buyer_id: int | None = None,
+    merchant_id: int | None = None,
+    statuses: Sequence[str] = (),
+    offset: int,
+    limit: int,
+) -> tuple[list[Order], int]:
+    """A buyer's or a merchant's orders, newest first, optionally of some statuses only."""
+    where = (
+        [Order.buyer_id == buyer_id] if buyer_id is not None else [Order.merchant_id == merchant_id]
+    )
+    if statuses:
+        where.append(Order.status.in_(list(statuses)))
+    total = await session.scalar(select(func.count()).select_from(Order).where(*where))
+    rows = await session.scalars(
+        select(Order).where(*where).order_by(Order.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows.all()), int(total or 0)
+
+
+async def change_order(
+    session: AsyncSession, *, order_id: int, status: str, version: int, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` only if the order is still at ``status``/``version``; bump the version."""
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == status, Order.version == version)
+        .values(**values, version=version + 1)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def set_order_fields(session: AsyncSession, order_id: int, values: dict[str, Any]) -> None:
+    """Fields beside the status (refund bookkeeping); never the status itself."""
+    await session.execute(update(Order).where(Order.id == order_id).values(**values))
+
+
+async def overdue_checkouts(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
+    """Checkouts with an order still unpaid past its deadline, oldest first."""
+    rows = await session.scalars(
+        select(Order.checkout_id)
+        .where(Order.status == "pending_payment", Order.payment_deadline <= now)
+        .group_by(Order.checkout_id)
+        .order_by(Order.checkout_id)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def due_for_auto_complete(
+    session: AsyncSession, *, cutoff: datetime, limit: int
+) -> list[int]:
+    """Shipped or delivered orders whose last move (delivery, else shipping) is before cutoff."""
+    rows = await session.scalars(
+        select(Order.id)
+        .where(
+            Order.status.in_(["shipped", "delivered"]),
+            Order.shipped_at < cutoff,
+            or_(Order.delivered_at.is_(None), Order.delivered_at < cutoff),
+        )
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    return list(rows.all())

@@ -1,0 +1,247 @@
+"""Orders after placement: reading them, and the people's changes (cancel, ship, confirm
+receipt, mark delivered). Every change is a checked transition with a timeline entry and an
+event in the same transaction."""
+
+from __future__ import annotations
+
+from kuaidan.accounts.domain import UserInfo
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import Forbidden
+from kuaidan.core.outbox import publish
+from kuaidan.core.pagination import PageOf, PageRequest
+from kuaidan.inventory import service as inventory
+from kuaidan.ordering import repository
+from kuaidan.ordering.domain import (
+    Actor,
+    OrderAction,
+    OrderStatus,
+    TimelineAction,
+    check_shipment,
+    clean_reason,
+    refund_request_no,
+    requires_refund,
+    stock_holder,
+)
+from kuaidan.ordering.events import OrderCancelled, OrderCompleted, OrderDelivered, OrderShipped
+from kuaidan.ordering.models import Order
+from kuaidan.ordering.readmodels import OrderSummary, OrderView
+from kuaidan.ordering.service import _common as common
+from kuaidan.payments import service as payments
+
+# --- reading --------------------------------------------------------------------------------
+
+
+async def get_order(*, uow: UnitOfWork, number: str, viewer: UserInfo) -> OrderView:
+    """One order for its buyer, its merchant, agents and admins; anyone else gets 404."""
+    return await common.order_view(uow, await common.visible_order(uow, number, viewer))
+
+
+async def list_orders(
+    *, uow: UnitOfWork, buyer_id: int, page: PageRequest, status: OrderStatus | None = None
+) -> PageOf[OrderSummary]:
+    """A buyer's own orders, newest first."""
+    rows, total = await repository.list_orders(
+        uow.session,
+        buyer_id=buyer_id,
+        statuses=[status.value] if status else [],
+        offset=page.offset,
+        limit=page.size,
+    )
+    return PageOf(await common.summaries(uow, rows), total=total, page=page.page, size=page.size)
+
+
+async def list_merchant_orders(
+    *, uow: UnitOfWork, merchant_id: int, page: PageRequest, status: OrderStatus | None = None
+) -> PageOf[OrderSummary]:
+    """A merchant's orders, newest first (``status=paid``: what is waiting to be shipped)."""
+    rows, total = await repository.list_orders(
+        uow.session,
+        merchant_id=merchant_id,
+        statuses=[status.value] if status else [],
+        offset=page.offset,
+        limit=page.size,
+    )
+    return PageOf(await common.summaries(uow, rows), total=total, page=page.page, size=page.size)
+
+
+# --- cancelling (people and the expiry job) -------------------------------------------------
+
+
+async def cancel_row(
+    uow: UnitOfWork,
+    row: Order,
+    action: OrderAction,
+    *,
+    actor: Actor,
+    actor_id: int | None,
+    reason: str,
+) -> None:
+    """Cancel (or expire) ``row``: release its stock, refund it if it was paid, tell others."""
+    was_paid = requires_refund(OrderStatus(row.status), action)
+    await common.change_status(
+        uow,
+        row,
+        action,
+        actor=actor,
+        actor_id=actor_id,
+        note=reason,
+        values={"cancelled_at": uow.now(), "cancel_reason": reason[:200]},
+    )
+    await inventory.release(uow=uow, holder=stock_holder(row.id), reason=action.value)
+    lines = (await repository.lines_of(uow.session, [row.id]))[row.id]
+    await common.refresh_products(uow, {line.product_id for line in lines})
+    if was_paid:
+        await request_order_refund(uow, row, cause="cancel", note=f"cancelled: {reason}")
+    event = OrderCancelled(
+        order_id=row.id,
+        number=common.number_of(uow.cipher, row),
+        buyer_id=row.buyer_id,
+        merchant_id=row.merchant_id,
+        total_fen=row.total_fen,
+        currency=row.currency,
+        cancelled_at=uow.now(),
+        actor=actor.value,
+        reason=reason,
+        was_paid=was_paid,
+        refund_fen=row.total_fen if was_paid else 0,
+    )
+    await publish(uow, event, key=f"order:{row.id}")
+
+
+async def request_order_refund(uow: UnitOfWork, row: Order, *, cause: str, note: str) -> None:
+    """Ask payments to give the order's total back (idempotent per order and cause)."""
+    request_no = refund_request_no(row.id, cause)
+    await payments.request_refund(
+        uow=uow,
+        reference=common.order_reference(uow.cipher, row),
+        amount_fen=row.total_fen,
+        reason=note[:200],
+        request_no=request_no,
+    )
+    await repository.set_order_fields(uow.session, row.id, {"refund_request_no": request_no})
+    common.add_timeline(
+        uow,
+        row,
+        action=TimelineAction.REFUND_REQUESTED.value,
+        actor=Actor.SYSTEM,
+        actor_id=None,
+        note=f"{row.total_fen} fen ({request_no}): {note}",
+    )
+
+
+async def cancel_order(*, uow: UnitOfWork, number: str, by: UserInfo, reason: str) -> OrderView:
+    """Cancel before shipping, as the buyer, the order's merchant, an agent or an admin.
+
+    A paid order is refunded in full; its stock goes back on sale at once.
+    """
+    reason = clean_reason(reason)
+    async with uow.atomic():
+        row = await common.visible_order(uow, number, by)
+        await cancel_row(
+            uow, row, OrderAction.CANCEL, actor=common.actor_of(by), actor_id=by.id, reason=reason
+        )
+    return await get_order(uow=uow, number=number, viewer=by)
+
+
+# --- shipping, delivery, completion ---------------------------------------------------------
+
+
+async def ship_order(
+    *, uow: UnitOfWork, number: str, by: UserInfo, carrier: str, tracking_number: str
+) -> OrderView:
+    """The merchant hands the parcel to a carrier: the reserved stock is sold."""
+    carrier, tracking_number = check_shipment(carrier, tracking_number)
+    async with uow.atomic():
+        row = await common.visible_order(uow, number, by)
+        now = uow.now()
+        await common.change_status(
+            uow,
+            row,
+            OrderAction.SHIP,
+            actor=common.actor_of(by),
+            actor_id=by.id,
+            note=f"{carrier} {tracking_number}",
+            values={"shipped_at": now, "carrier": carrier, "tracking_number": tracking_number},
+        )
+        await inventory.consume(uow=uow, holder=stock_holder(row.id))
+        event = OrderShipped(
+            order_id=row.id,
+            number=common.number_of(uow.cipher, row),
+            buyer_id=row.buyer_id,
+            merchant_id=row.merchant_id,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            shipped_at=now,
+        )
+        await publish(uow, event, key=f"order:{row.id}")
+    return await get_order(uow=uow, number=number, viewer=by)
+
+
+async def complete_row(
+    uow: UnitOfWork, row: Order, action: OrderAction, *, actor: Actor, actor_id: int | None
+) -> None:
+    """Confirm receipt or auto-complete ``row``."""
+    now = uow.now()
+    await common.change_status(
+        uow, row, action, actor=actor, actor_id=actor_id, values={"completed_at": now}
+    )
+    event = OrderCompleted(
+        order_id=row.id,
+        number=common.number_of(uow.cipher, row),
+        buyer_id=row.buyer_id,
+        merchant_id=row.merchant_id,
+        total_fen=row.total_fen,
+        currency=row.currency,
+        completed_at=now,
+        actor=actor.value,
+    )
+    await publish(uow, event, key=f"order:{row.id}")
+
+
+async def confirm_receipt(*, uow: UnitOfWork, number: str, by: UserInfo) -> OrderView:
+    """The buyer (or an agent for them) says the parcel arrived: the order is completed."""
+    async with uow.atomic():
+        row = await common.visible_order(uow, number, by)
+        actor = common.actor_of(by)
+        await complete_row(uow, row, OrderAction.CONFIRM_RECEIPT, actor=actor, actor_id=by.id)
+    return await get_order(uow=uow, number=number, viewer=by)
+
+
+async def mark_delivered(
+    *, uow: UnitOfWork, number: str, by: UserInfo | None = None, note: str | None = None
+) -> OrderView | None:
+    """The parcel was delivered: an admin's word (``by``) or the platform's (``by`` None).
+
+    Returns the order as the admin sees it; None for the platform, which needs no view.
+    """
+    async with uow.atomic():
+        if by is None:
+            row, actor, actor_id = await common.order_by_number(uow, number), Actor.SYSTEM, None
+        else:
+            row = await common.visible_order(uow, number, by)
+            actor, actor_id = common.actor_of(by), by.id
+        now = uow.now()
+        await common.change_status(
+            uow,
+            row,
+            OrderAction.DELIVER,
+            actor=actor,
+            actor_id=actor_id,
+            note=note,
+            values={"delivered_at": now},
+        )
+        event = OrderDelivered(
+            order_id=row.id,
+            number=common.number_of(uow.cipher, row),
+            buyer_id=row.buyer_id,
+            merchant_id=row.merchant_id,
+            delivered_at=now,
+        )
+        await publish(uow, event, key=f"order:{row.id}")
+    return None if by is None else await get_order(uow=uow, number=number, viewer=by)
+
+
+def require_merchant(user: UserInfo) -> int:
+    if user.merchant_id is None:
+        raise Forbidden("this account is not attached to a merchant")
+    return user.merchant_id

@@ -1,0 +1,372 @@
+"""Placing orders: one checkout → one order per merchant, stock reserved, one payment started,
+all in one transaction, made idempotent by the buyer's ``Idempotency-Key``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from kuaidan.accounts import service as accounts
+from kuaidan.accounts.domain import AddressInfo, UserInfo
+from kuaidan.catalog import service as catalog
+from kuaidan.catalog.domain import SkuInfo
+from kuaidan.core.crypto import Cipher
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import Conflict, InvalidInput, NotFound
+from kuaidan.core.outbox import publish
+from kuaidan.inventory import service as inventory
+from kuaidan.merchants import service as merchants
+from kuaidan.ordering import repository
+from kuaidan.ordering.domain import (
+    IDEMPOTENCY_TTL,
+    Actor,
+    IdempotencyKeyReuse,
+    ItemUnavailable,
+    Line,
+    MerchantGroup,
+    OrderingPolicy,
+    OrderStatus,
+    TimelineAction,
+    UnknownItem,
+    check_idempotency_key,
+    check_quantities,
+    clean_note,
+    group_by_merchant,
+    payment_deadline,
+    price_changed_error,
+    price_changes,
+    request_hash,
+    stock_holder,
+)
+from kuaidan.ordering.events import OrderCreated, OrderLineFacts
+from kuaidan.ordering.models import Checkout, IdempotencyKey, Order, OrderLine
+from kuaidan.ordering.readmodels import CheckoutResult
+from kuaidan.ordering.service import _common as common
+from kuaidan.ordering.service.carts import is_orderable, product_images
+from kuaidan.ordering.service.checkouts import checkout_result
+from kuaidan.payments import service as payments
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A placement as asked: items, where to, the prices the buyer saw. From the cart,
+    ``from_cart`` is set and ``cart_skus`` picks lines (None: all of them)."""
+
+    items: tuple[tuple[int, int], ...]
+    address_id: int
+    seen_prices: Mapping[int, int]
+    note: str | None
+    from_cart: bool = False
+    cart_skus: frozenset[int] | None = None
+    cart_id: int | None = None
+
+
+async def place_checkout(
+    *,
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    items: Sequence[tuple[int, int]],
+    address_id: int,
+    idempotency_key: str,
+    accepted_prices: Mapping[int, int] | None = None,
+    note: str | None = None,
+    policy: OrderingPolicy | None = None,
+) -> CheckoutResult:
+    """Place ``items`` (sku_id, quantity): one order per merchant, one payment for all.
+
+    ``accepted_prices`` are the unit prices the buyer saw or confirmed; any that differs from
+    today's price raises PriceChanged (409, nothing written). A retry with the same key and
+    body returns the same result with ``created`` False; another body is refused.
+    """
+    check_idempotency_key(idempotency_key)
+    wanted = tuple(sorted((int(sku), int(qty)) for sku, qty in items))
+    _check_lines(wanted)
+    seen = dict(accepted_prices or {})
+    body = {
+        "items": [list(pair) for pair in wanted],
+        "address_id": address_id,
+        "accepted_prices": sorted(seen.items()),
+        "note": clean_note(note),
+    }
+    request = _Request(wanted, address_id, seen, clean_note(note))
+    return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
+
+
+async def checkout_cart(
+    *,
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    address_id: int,
+    idempotency_key: str,
+    sku_ids: Sequence[int] | None = None,
+    accepted_prices: Mapping[int, int] | None = None,
+    note: str | None = None,
+    policy: OrderingPolicy | None = None,
+) -> CheckoutResult:
+    """Place the buyer's cart (or only its ``sku_ids`` lines) at the prices they saw in it;
+    the ordered lines leave the cart in the same transaction."""
+    check_idempotency_key(idempotency_key)
+    seen = dict(accepted_prices or {})
+    body = {
+        "cart": sorted(set(sku_ids)) if sku_ids is not None else "all",
+        "address_id": address_id,
+        "accepted_prices": sorted(seen.items()),
+        "note": clean_note(note),
+    }
+    chosen = frozenset(sku_ids) if sku_ids is not None else None
+    request = _Request((), address_id, seen, clean_note(note), True, chosen)
+    return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
+
+
+def _check_lines(items: Sequence[tuple[int, int]]) -> None:
+    check_quantities([Line(sku, 0, 0, qty, 0) for sku, qty in items])
+
+
+async def _idempotent(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    key: str,
+    digest: str,
+    request: _Request,
+    policy: OrderingPolicy | None,
+) -> CheckoutResult:
+    try:
+        async with uow.atomic():
+            stored = await repository.get_idempotency_key(uow.session, buyer.id, key)
+            if stored is not None:
+                return await _replay(uow, stored, digest)
+            now = uow.now()
+            row = IdempotencyKey(
+                buyer_id=buyer.id,
+                key=key,
+                request_hash=digest,
+                created_at=now,
+                expires_at=now + IDEMPOTENCY_TTL,
+            )
+            await repository.add_idempotency_key(uow.session, row)
+            if request.from_cart:
+                request = await _from_cart(uow, buyer, request)
+            row.checkout_id = await _place(uow, buyer, request, policy or OrderingPolicy())
+            if request.cart_id is not None:
+                skus = [sku for sku, _ in request.items]
+                await repository.delete_cart_items(uow.session, request.cart_id, skus)
+            return await checkout_result(uow, row.checkout_id, created=True)
+    except IntegrityError:
+        # A concurrent request with this key committed first: answer with its result.
+        stored = await repository.get_idempotency_key(uow.session, buyer.id, key)
+        if stored is None:
+            raise
+        return await _replay(uow, stored, digest)
+
+
+async def _replay(uow: UnitOfWork, stored: IdempotencyKey, digest: str) -> CheckoutResult:
+    if stored.request_hash != digest:
+        raise IdempotencyKeyReuse(
+            "this Idempotency-Key was used for a different request; use a new key"
+        )
+    if stored.checkout_id is None:
+        raise Conflict("this request is still being placed; try again in a moment")
+    return await checkout_result(uow, stored.checkout_id, created=False)
+
+
+async def _from_cart(uow: UnitOfWork, buyer: UserInfo, request: _Request) -> _Request:
+    cart = await repository.find_cart(uow.session, buyer_id=buyer.id)
+    items = await repository.cart_items(uow.session, cart.id) if cart else []
+    chosen = request.cart_skus
+    picked = [item for item in items if chosen is None or item.sku_id in chosen]
+    wanted = tuple(sorted((item.sku_id, item.quantity) for item in picked))
+    _check_lines(wanted)
+    seen = {item.sku_id: item.price_seen_fen for item in picked} | dict(request.seen_prices)
+    return _Request(
+        wanted, request.address_id, seen, request.note, cart_id=cart.id if cart else None
+    )
+
+
+async def _priced_lines(
+    uow: UnitOfWork, request: _Request
+) -> tuple[list[Line], dict[int, SkuInfo]]:
+    """Today's lines for the request; unknown, unsellable or repriced items refuse it."""
+    skus = await catalog.get_skus(uow=uow, sku_ids=[sku for sku, _ in request.items])
+    unknown = [sku for sku, _ in request.items if sku not in skus]
+    if unknown:
+        raise UnknownItem(
+            "no such item: " + ", ".join(map(str, unknown)), details={"sku_ids": unknown}
+        )
+    shops = await merchants.get_merchants(uow=uow, ids={s.merchant_id for s in skus.values()})
+    closed = [sku for sku, _ in request.items if not is_orderable(skus[sku], shops)]
+    if closed:
+        raise ItemUnavailable("some items are not for sale any more", details={"sku_ids": closed})
+    lines = [
+        Line(sku, skus[sku].product_id, skus[sku].merchant_id, qty, skus[sku].price_fen)
+        for sku, qty in request.items
+    ]
+    changes = price_changes(request.seen_prices, lines)
+    if changes:
+        raise price_changed_error(changes)
+    return lines, skus
+
+
+async def _address(uow: UnitOfWork, buyer: UserInfo, address_id: int) -> AddressInfo:
+    try:
+        return await accounts.get_address(uow=uow, user_id=buyer.id, address_id=address_id)
+    except NotFound:
+        raise InvalidInput(
+            "choose one of your delivery addresses", details={"address_id": address_id}
+        ) from None
+
+
+async def _place(
+    uow: UnitOfWork, buyer: UserInfo, request: _Request, policy: OrderingPolicy
+) -> int:
+    lines, skus = await _priced_lines(uow, request)
+    address = await _address(uow, buyer, request.address_id)
+    groups = group_by_merchant(lines)
+    now = uow.now()
+    items_fen = sum(group.items_fen for group in groups)
+    checkout = Checkout(
+        buyer_id=buyer.id,
+        items_fen=items_fen,
+        shipping_fen=0,
+        total_fen=items_fen,
+        currency=policy.currency,
+        created_at=now,
+        payment_deadline=payment_deadline(now, policy.payment_ttl),
+    )
+    await repository.add(uow.session, checkout)
+    images = await product_images(uow, {line.product_id for line in lines})
+    orders = [
+        await _new_order(uow, buyer, checkout, group, address, request.note, skus, images)
+        for group in groups
+    ]
+    # One ascending pass over every SKU of the checkout: two checkouts spanning the same
+    # merchants can never lock each other's stock rows in opposite orders.
+    available = await inventory.reserve_many(
+        uow=uow,
+        holders={
+            stock_holder(order.id): {line.sku_id: line.quantity for line in group.lines}
+            for order, group in zip(orders, groups, strict=True)
+        },
+        buyer_id=buyer.id,
+    )
+    await common.refresh_products(
+        uow, {skus[sku].product_id for sku, left in available.items() if left <= 0}
+    )
+    await _start_payment(uow, buyer, checkout, skus, lines)
+    for order, group in zip(orders, groups, strict=True):
+        await publish(uow, _created(uow, order, group), key=f"order:{order.id}")
+    return checkout.id
+
+
+async def _new_order(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    checkout: Checkout,
+    group: MerchantGroup,
+    address: AddressInfo,
+    note: str | None,
+    skus: Mapping[int, SkuInfo],
+    images: Mapping[int, str | None],
+) -> Order:
+    order = Order(
+        checkout_id=checkout.id,
+        buyer_id=buyer.id,
+        merchant_id=group.merchant_id,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        items_fen=group.items_fen,
+        shipping_fen=0,
+        total_fen=group.items_fen,
+        currency=checkout.currency,
+        **_address_snapshot(uow.cipher, address),
+        note=note,
+        placed_at=checkout.created_at,
+        payment_deadline=checkout.payment_deadline,
+        version=1,
+    )
+    await repository.add(uow.session, order)
+    await repository.add(
+        uow.session, *[_order_line(order, line, skus, images) for line in group.lines]
+    )
+    common.add_timeline(
+        uow,
+        order,
+        action=TimelineAction.PLACED.value,
+        actor=Actor.BUYER,
+        actor_id=buyer.id,
+        to_status=OrderStatus.PENDING_PAYMENT.value,
+    )
+    return order
+
+
+def _address_snapshot(cipher: Cipher, address: AddressInfo) -> dict[str, Any]:
+    """The order's copy of the address: personal parts encrypted, province and city clear."""
+    return {
+        "recipient_enc": cipher.encrypt(address.recipient, context="orders.recipient"),
+        "phone_enc": cipher.encrypt(address.phone, context="orders.phone"),
+        "district_enc": cipher.encrypt(address.district, context="orders.district"),
+        "line_enc": cipher.encrypt(address.line, context="orders.line"),
+        "province": address.province,
+        "city": address.city,
+        "postcode": address.postcode,
+    }
+
+
+def _order_line(
+    order: Order, line: Line, skus: Mapping[int, SkuInfo], images: Mapping[int, str | None]
+) -> OrderLine:
+    sku = skus[line.sku_id]
+    return OrderLine(
+        order_id=order.id,
+        sku_id=line.sku_id,
+        product_id=line.product_id,
+        title=sku.product_title[:200],
+        sku_label=sku.label[:200],
+        attributes=dict(sku.attributes),
+        image=images.get(line.product_id),
+        quantity=line.quantity,
+        unit_price_fen=line.unit_price_fen,
+        total_fen=line.total_fen,
+    )
+
+
+async def _start_payment(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    checkout: Checkout,
+    skus: Mapping[int, SkuInfo],
+    lines: Sequence[Line],
+) -> None:
+    reference = common.reference_of(uow.cipher, checkout.id, checkout.created_at)
+    first = skus[lines[0].sku_id].product_title
+    subject = first if len(lines) == 1 else f"{first} 等 {len(lines)} 件商品"
+    started = await payments.start_payment(
+        uow=uow,
+        reference=reference,
+        amount_fen=checkout.total_fen,
+        currency=checkout.currency,
+        subject=subject,
+        buyer_id=buyer.id,
+        return_path=f"/checkouts/{reference}",
+    )
+    checkout.payment_id, checkout.pay_url = started.payment_id, started.pay_url
+    await uow.session.flush()
+
+
+def _created(uow: UnitOfWork, order: Order, group: MerchantGroup) -> OrderCreated:
+    return OrderCreated(
+        order_id=order.id,
+        number=common.number_of(uow.cipher, order),
+        checkout_reference=common.order_reference(uow.cipher, order),
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        total_fen=order.total_fen,
+        currency=order.currency,
+        placed_at=order.placed_at,
+        payment_deadline=order.payment_deadline,
+        lines=tuple(
+            OrderLineFacts(line.sku_id, line.product_id, line.quantity, line.unit_price_fen)
+            for line in group.lines
+        ),
+    )
