@@ -35,6 +35,7 @@ from kuaidan.ordering.service.orders import (
     require_merchant,
     ship_order,
 )
+from kuaidan.ordering.service.pages_support import cart_count, checkout_payment_status
 from kuaidan.ordering.service.placement import checkout_cart, place_checkout
 
 if TYPE_CHECKING:
@@ -54,7 +55,9 @@ __all__ = [
     "add_cart_item",
     "auto_complete_orders",
     "cancel_order",
+    "cart_count",
     "checkout_cart",
+    "checkout_payment_status",
     "confirm_receipt",
     "expire_overdue_orders",
     "get_cart",

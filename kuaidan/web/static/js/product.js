@@ -3,7 +3,8 @@
  * Reads the SKU data from <script type="application/json" id="sku-data">. Choosing a value
  * updates the price, list price, availability and selected SKU; values that cannot be
  * combined with the other choices (no such SKU, or out of stock) are disabled. Clicking a
- * chosen value again clears it. Without JavaScript the buttons submit ?sku=ID instead.
+ * chosen value again clears it. The add-to-cart form takes the chosen SKU and is enabled only
+ * for an in-stock one. Without JavaScript the buttons submit ?sku=ID instead.
  */
 (function () {
   "use strict";
@@ -21,6 +22,8 @@
   var listPrice = document.querySelector('[data-testid="sku-list-price"]');
   var availability = document.querySelector('[data-testid="sku-availability"]');
   var selectedSku = document.querySelector('[data-testid="selected-sku"]');
+  var cartSku = document.querySelector('[data-testid="add-to-cart-sku"]');
+  var cartButton = document.querySelector('[data-testid="add-to-cart"]');
   var labels = Array.prototype.map.call(
     picker.querySelectorAll("legend"),
     function (legend) { return legend.textContent.trim(); }
@@ -91,6 +94,11 @@
     }
     selectedSku.dataset.skuId = variant ? String(variant.id) : "";
     selectedSku.textContent = variant ? "已选 Selected: " + variant.values.join(" / ") : "";
+    if (cartSku && cartButton) {
+      /* Add to cart follows the choice: only a complete, in-stock choice can be added. */
+      cartSku.value = variant ? String(variant.id) : "";
+      cartButton.disabled = !(variant && variant.available > 0);
+    }
     var url = new URL(window.location.href);
     if (variant) {
       url.searchParams.set("sku", String(variant.id));
