@@ -125,6 +125,18 @@ class AddressInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountChangeFacts:
+    """When an account was opened and last changed its password, phone or address book
+    (None: never since it was opened). Adding the first address is not a change."""
+
+    user_id: int
+    created_at: datetime
+    password_changed_at: datetime | None
+    phone_changed_at: datetime | None
+    address_changed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class LockoutState:
     failed_logins: int
     locked_until: datetime | None

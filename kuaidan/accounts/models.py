@@ -40,6 +40,10 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # When the account's credentials or address book last changed (risk checks these).
+    password_changed_at: Mapped[datetime | None]
+    phone_changed_at: Mapped[datetime | None]
+    address_changed_at: Mapped[datetime | None]
 
     api_tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", lazy="raise", passive_deletes=True

@@ -92,6 +92,16 @@ async def record_login(
     await session.execute(update(User).where(User.id == user_id).values(**values))
 
 
+CHANGE_FIELDS = frozenset({"password_changed_at", "phone_changed_at", "address_changed_at"})
+
+
+async def mark_changed(session: AsyncSession, *, user_id: int, field: str, now: datetime) -> None:
+    """Record when the password, phone or address book of an account last changed."""
+    if field not in CHANGE_FIELDS:
+        raise ValueError(f"not a change field: {field}")
+    await session.execute(update(User).where(User.id == user_id).values({field: now}))
+
+
 async def bump_session_epoch(session: AsyncSession, *, user_id: int) -> int:
     result = await session.execute(
         update(User)

@@ -50,3 +50,29 @@ class MetricsMiddleware:
             LATENCY.labels(method, template).observe(time.perf_counter() - start)
             if status >= 500:
                 ERRORS.labels(method, template).inc()
+
+
+# --- payment risk control (the risk area counts through ``RiskCounters``) -------------------
+
+RISK_DECISIONS = Counter(
+    "kuaidan_risk_decisions_total", "Risk decisions on payment attempts", ["action"]
+)
+RISK_CODE_CHECKS = Counter(
+    "kuaidan_risk_code_checks_total", "One-time codes entered by buyers", ["outcome"]
+)
+RISK_HOLDS_RESOLVED = Counter(
+    "kuaidan_risk_holds_resolved_total", "Held payments resolved", ["outcome"]
+)
+
+
+class RiskCounters:
+    """What the composition root hands the risk area as its metrics (``RiskMetrics``)."""
+
+    def decided(self, action: str) -> None:
+        RISK_DECISIONS.labels(action).inc()
+
+    def code_checked(self, outcome: str) -> None:
+        RISK_CODE_CHECKS.labels(outcome).inc()
+
+    def hold_resolved(self, outcome: str) -> None:
+        RISK_HOLDS_RESOLVED.labels(outcome).inc()

@@ -22,14 +22,19 @@ class PaymentStatus(StrEnum):
     CLOSED = "closed"
     REFUNDED = "refunded"
     PARTIALLY_REFUNDED = "partially_refunded"
+    HELD = "held"  # risk holds it: no pay link until the buyer verifies or an analyst approves
+    BLOCKED = "blocked"  # risk blocked it: it is never paid
 
 
 # A payment in one of these has money at the provider (possibly partly given back).
 PAID_STATUSES = frozenset(
     {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
 )
-# Success may be recorded from these: a close races a late payment and the payment wins.
-SUCCEEDABLE_STATUSES = frozenset({PaymentStatus.CREATED, PaymentStatus.CLOSED})
+# Success may be recorded from these: a close races a late payment and the payment wins (and
+# money that reaches a blocked payment is recorded, so that its orders' refund gives it back).
+SUCCEEDABLE_STATUSES = frozenset(
+    {PaymentStatus.CREATED, PaymentStatus.CLOSED, PaymentStatus.BLOCKED}
+)
 
 
 class RefundStatus(StrEnum):

@@ -59,3 +59,47 @@ class RefundFailed:
     amount_fen: int
     request_no: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentHeld:
+    """Risk held the payment: no pay link until the buyer verifies (``verify``) or an analyst
+    approves (``hold``); ``held_until`` is when the hold expires."""
+
+    topic: ClassVar[str] = "payment.held"
+    payment_id: int
+    reference: str
+    buyer_id: int
+    action: str
+    score: int
+    held_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReleased:
+    """A hold ended well: the buyer may pay at ``pay_url`` until ``pay_deadline``."""
+
+    topic: ClassVar[str] = "payment.released"
+    payment_id: int
+    reference: str
+    pay_url: str
+    pay_deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentBlocked:
+    """Risk blocked the payment (at once, after wrong codes, or by an analyst)."""
+
+    topic: ClassVar[str] = "payment.blocked"
+    payment_id: int
+    reference: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentHoldExpired:
+    """Nobody verified or approved the held payment in time; it is closed."""
+
+    topic: ClassVar[str] = "payment.hold_expired"
+    payment_id: int
+    reference: str

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaidan.core.db import Base
 
-PAYMENT_STATUSES = ("created", "succeeded", "closed", "refunded", "partially_refunded")
+PAYMENT_STATUSES = (
+    "created",
+    "succeeded",
+    "closed",
+    "refunded",
+    "partially_refunded",
+    "held",
+    "blocked",
+)
 REFUND_STATUSES = ("requested", "succeeded", "failed")
 
 
@@ -43,6 +51,8 @@ class Payment(Base):
     paid_at: Mapped[datetime | None]
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Where the buyer returns after paying; kept so that a released hold gets its pay link.
+    return_path: Mapped[str | None] = mapped_column(String(500))
 
 
 class PaymentNotification(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan.payments.domain import PaymentStatus
 
@@ -22,3 +22,20 @@ class PaymentRead(BaseModel):
     created_at: datetime
     paid_at: datetime | None
     refunded_fen: int
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six-digit code sent to the buyer.")
+
+
+class VerifyResult(BaseModel):
+    reference: str
+    status: PaymentStatus
+    pay_url: str | None = Field(description="Where to pay now that the hold is released.")
+
+
+class CodeSent(BaseModel):
+    reference: str
+    expires_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,3 +111,47 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class DeviceCookieMiddleware:
+    """Give every browser a first-party device id (``kd_device``) on its first page view.
+
+    Payment risk reads it to recognise a device it has seen before. Only HTML responses to
+    GET requests set it, and only when the request carried none; it is HttpOnly, Secure,
+    SameSite=Lax and random (it says nothing about the person).
+    """
+
+    COOKIE = "kd_device"
+    MAX_AGE_S = 2 * 365 * 24 * 3600
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET" or self._has_cookie(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    headers.append((b"set-cookie", self._cookie()))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _has_cookie(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", []):
+            if name == b"cookie" and f"{self.COOKIE}=".encode() in value:
+                return True
+        return False
+
+    def _cookie(self) -> bytes:
+        value = secrets.token_urlsafe(24)
+        return (
+            f"{self.COOKIE}={value}; Max-Age={self.MAX_AGE_S}; Path=/; "
+            "HttpOnly; Secure; SameSite=Lax"
+        ).encode()

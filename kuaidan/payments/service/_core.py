@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -43,13 +43,18 @@ from kuaidan.payments.domain import (
     status_after_refunds,
 )
 from kuaidan.payments.events import (
+    PaymentBlocked,
     PaymentCloseRequested,
+    PaymentHeld,
     PaymentSucceeded,
     RefundFailed,
     RefundRequested,
     RefundSucceeded,
 )
 from kuaidan.payments.models import Payment, PaymentNotification, Refund
+from kuaidan.risk import service as risk
+from kuaidan.risk.domain import Action, Assessment, RiskContext
+from kuaidan.security import service as security
 
 if TYPE_CHECKING:
     from kuaidan.config import Settings
@@ -69,6 +74,8 @@ RETURN_PATH = "/payments/return/{provider}"
 class PaymentsConfig:
     provider: PaymentProvider
     public_base_url: str
+    # How long a pay link given out when a hold is released stays payable.
+    pay_window: timedelta = timedelta(minutes=15)
 
 
 def build_provider(settings: Settings) -> PaymentProvider:
@@ -90,7 +97,8 @@ def build_provider(settings: Settings) -> PaymentProvider:
 
 def payments_adapter(settings: Settings) -> PaymentsConfig:
     """What the composition root hands every unit of work as ``uow.adapters["payments"]``."""
-    return PaymentsConfig(build_provider(settings), settings.public_base_url)
+    window = timedelta(minutes=settings.pay_timeout_minutes)
+    return PaymentsConfig(build_provider(settings), settings.public_base_url, window)
 
 
 def _config(uow: UnitOfWork) -> PaymentsConfig:
@@ -212,27 +220,89 @@ def _pay_url(config: PaymentsConfig, payment: Payment, *, return_path: str, now:
     )
 
 
-async def _find_or_add(
-    uow: UnitOfWork, *, reference: str, amount_fen: int, currency: str, subject: str, buyer_id: int
-) -> Payment:
-    payment = await repository.get_payment(uow.session, reference=reference, for_update=True)
-    if payment is None:
-        payment = Payment(
-            reference=reference,
-            provider=_provider(uow).name,
-            amount_fen=amount_fen,
-            currency=currency,
-            status=PaymentStatus.CREATED.value,
-            buyer_id=buyer_id,
-            subject=subject,
-            created_at=uow.now(),
-            refunded_fen=0,
-            version=1,
-        )
-        return await repository.add_payment(uow.session, payment)
-    if (payment.amount_fen, payment.currency, payment.buyer_id) != (amount_fen, currency, buyer_id):
-        raise Conflict("this reference belongs to a different payment")
+RISK_STATUSES = {
+    Action.ALLOW: PaymentStatus.CREATED,
+    Action.VERIFY: PaymentStatus.HELD,
+    Action.HOLD: PaymentStatus.HELD,
+    Action.BLOCK: PaymentStatus.BLOCKED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    reference: str
+    amount_fen: int
+    currency: str
+    subject: str
+    buyer_id: int
+    return_path: str
+    context: RiskContext | None
+
+
+async def _find_or_add(uow: UnitOfWork, start: _Start) -> Payment:
+    """The payment with this reference, or a new one as risk decides: created, held or
+    blocked. Only a new payment is assessed; asking again returns the first answer."""
+    payment = await repository.get_payment(uow.session, reference=start.reference, for_update=True)
+    if payment is not None:
+        if (payment.amount_fen, payment.currency, payment.buyer_id) != (
+            start.amount_fen,
+            start.currency,
+            start.buyer_id,
+        ):
+            raise Conflict("this reference belongs to a different payment")
+        return payment
+    assessment = await risk.assess(
+        uow=uow,
+        reference=start.reference,
+        buyer_id=start.buyer_id,
+        amount_fen=start.amount_fen,
+        currency=start.currency,
+        context=start.context,
+    )
+    payment = Payment(
+        reference=start.reference,
+        provider=_provider(uow).name,
+        amount_fen=start.amount_fen,
+        currency=start.currency,
+        status=RISK_STATUSES[assessment.decision.action].value,
+        buyer_id=start.buyer_id,
+        subject=start.subject,
+        created_at=uow.now(),
+        refunded_fen=0,
+        version=1,
+        return_path=safe_next(start.return_path)[:500],
+    )
+    payment = await repository.add_payment(uow.session, payment)
+    await _announce_decision(uow, payment, assessment)
     return payment
+
+
+async def _announce_decision(uow: UnitOfWork, payment: Payment, assessment: Assessment) -> None:
+    """A held payment and a blocked one are events (ordering reacts); a block is audited."""
+    decision = assessment.decision
+    if payment.status == PaymentStatus.HELD.value and assessment.hold_expires_at is not None:
+        held = PaymentHeld(
+            payment.id,
+            payment.reference,
+            payment.buyer_id,
+            decision.action.value,
+            decision.score,
+            assessment.hold_expires_at,
+        )
+        await publish(uow, held, key=payment.reference)
+    elif payment.status == PaymentStatus.BLOCKED.value:
+        reasons = ", ".join(r.rule for r in decision.reasons) or "score"
+        reason = f"risk score {decision.score} ({reasons})"
+        await publish(
+            uow, PaymentBlocked(payment.id, payment.reference, reason), key=payment.reference
+        )
+        await security.record(
+            uow=uow,
+            actor_id=payment.buyer_id,
+            action="payments.blocked",
+            subject=f"payment:{payment.reference}",
+            details={"score": decision.score, "rules": [r.rule for r in decision.reasons]},
+        )
 
 
 async def start_payment(
@@ -244,10 +314,14 @@ async def start_payment(
     subject: str,
     buyer_id: int,
     return_path: str,
+    context: RiskContext | None = None,
 ) -> PaymentStart:
     """Record a payment (or find the same one again) and sign the provider's pay-page URL.
 
-    Runs in the caller's transaction and calls nobody: the URL is signed locally.
+    Risk decides first (``context``: the buyer's IP, device and user agent): a held payment
+    has no URL until it is released, a blocked one never has one (``PaymentHeld`` and
+    ``PaymentBlocked`` tell ordering). Runs in the caller's transaction and calls nobody: the
+    URL is signed locally.
     """
     subject = _check_start(
         _provider(uow),
@@ -256,15 +330,9 @@ async def start_payment(
         currency=currency,
         subject=subject,
     )
+    start = _Start(reference, amount_fen, currency, subject, buyer_id, return_path, context)
     async with uow.atomic():
-        payment = await _find_or_add(
-            uow,
-            reference=reference,
-            amount_fen=amount_fen,
-            currency=currency,
-            subject=subject,
-            buyer_id=buyer_id,
-        )
+        payment = await _find_or_add(uow, start)
     status = PaymentStatus(payment.status)
     url = None
     if status == PaymentStatus.CREATED:
@@ -301,6 +369,19 @@ async def _record_rejected(
             outcome=outcome[:2000],
         )
         await repository.add_notification(uow.session, row)
+        await _security_event(uow, "notification_rejected", out_trade_no, outcome)
+
+
+async def _security_event(uow: UnitOfWork, kind: str, reference: str | None, detail: str) -> None:
+    """A refused or replayed provider message goes to the audit log (in the caller's
+    transaction); the provider is the outsider, so there is no actor."""
+    await security.record(
+        uow=uow,
+        actor_id=None,
+        action=f"payments.{kind}",
+        subject=f"payment:{(reference or '?')[:64]}",
+        details={"detail": detail[:500]},
+    )
 
 
 async def handle_notification(*, uow: UnitOfWork, params: Mapping[str, str]) -> NotificationOutcome:
@@ -322,6 +403,7 @@ async def handle_notification(*, uow: UnitOfWork, params: Mapping[str, str]) -> 
 async def _apply_notification(uow: UnitOfWork, note: Notification) -> NotificationOutcome:
     async with uow.atomic():
         if await repository.notification_seen(uow.session, notify_id=note.notify_id):
+            await _security_event(uow, "notification_replayed", note.out_trade_no, "duplicate")
             return NotificationOutcome(True, "duplicate")
         payment = await repository.get_payment(
             uow.session, reference=note.out_trade_no, for_update=True
@@ -338,6 +420,7 @@ async def _apply_notification(uow: UnitOfWork, note: Notification) -> Notificati
             )
         if problems or payment is None:
             outcome = "rejected: " + ", ".join(problems)
+            await _security_event(uow, "notification_mismatch", note.out_trade_no, outcome)
         else:
             outcome = "accepted"
             if note.trade_status.is_paid:
