@@ -1,1 +1,1 @@
-"""logistics."""
+"""Logistics: carriers, selection, shipments, tracking, ETA, exceptions, scorecards."""

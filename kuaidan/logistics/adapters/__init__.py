@@ -1,0 +1,1 @@
+"""Outside parties of logistics: carriers, reached through a tracking aggregator."""
