@@ -375,6 +375,8 @@ class SkuInfo:
     status: SkuStatus
     position: int
     available: int
+    # The product's first picture (order lines keep it), None when it has none.
+    product_image: str | None = None
 
     @property
     def is_active(self) -> bool:

@@ -182,6 +182,7 @@ def _sku_info(sku: Sku, product: Product, level: StockLevel | None) -> SkuInfo:
         status=SkuStatus(sku.status),
         position=sku.position,
         available=max(level.available, 0) if level else 0,
+        product_image=product.images[0] if product.images else None,
     )
 
 

@@ -154,6 +154,12 @@ class UnitOfWork:
         if self._outbox_signal is not None:
             self._outbox_signal()
 
+    async def end_reads(self) -> None:
+        """End a read-only transaction opened by earlier reads, giving its connection back to
+        the pool (before waiting on something slow). Inside ``atomic()`` it does nothing."""
+        if not self._depth and self.session.in_transaction():
+            await self.session.commit()
+
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[UnitOfWork]:
         if self._depth:

@@ -196,3 +196,66 @@ def audit_problems(figures: Iterable[StockFigures]) -> list[str]:
                 f"{f.ledger_on_hand}"
             )
     return problems
+
+
+# --- flash sales: several buyers' claims on one hot SKU, granted in one go -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlashClaim:
+    """One buyer's wish for ``quantity`` units of a hot SKU, queued for the next batch."""
+
+    buyer_id: int | None
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a claim got nothing: ``sold_out`` (``available`` left) or the buyer's ``limit``."""
+
+    reason: str
+    available: int
+    already: int = 0
+
+
+def allocate(
+    *,
+    available: int,
+    limit: int | None,
+    held: Mapping[int, int],
+    claims: Iterable[FlashClaim],
+) -> list[int | Refusal]:
+    """Grant claims first come, first served: units per claim, or why it got none.
+
+    A claim is granted whole or not at all, never beyond ``available``, and never past the
+    per-buyer ``limit`` counting what each buyer ``held`` before and was granted in this batch.
+    """
+    left = available
+    taken: dict[int, int] = {}
+    granted: list[int | Refusal] = []
+    for claim in claims:
+        already = held.get(claim.buyer_id, 0) if claim.buyer_id is not None else 0
+        already += taken.get(claim.buyer_id, 0) if claim.buyer_id is not None else 0
+        if not within_purchase_limit(limit=limit, already=already, requested=claim.quantity):
+            granted.append(Refusal("limit", left, already))
+        elif claim.quantity > left:
+            granted.append(Refusal("sold_out", left))
+        else:
+            left -= claim.quantity
+            if claim.buyer_id is not None:
+                taken[claim.buyer_id] = taken.get(claim.buyer_id, 0) + claim.quantity
+            granted.append(claim.quantity)
+    return granted
+
+
+@dataclass(slots=True)
+class FlashHold:
+    """Units of a hot SKU held for a buyer by a batch, under a ``flash:`` holder, until the
+    buyer's order adopts them (or the hold expires and they go back on sale)."""
+
+    reservation_id: int
+    holder: str
+    sku_id: int
+    quantity: int
+    available_after: int
+    adopted: bool = False

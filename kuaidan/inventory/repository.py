@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.inventory.domain import MovementKind, ReservationStatus, StockFigures
@@ -84,17 +84,25 @@ async def set_purchase_limit(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+# The tables themselves, for Core statements on the hot path.
+STOCK_TABLE: Table = StockLevelRow.__table__  # type: ignore[assignment]
+STOCK = STOCK_TABLE.c
+RESERVATIONS: Table = ReservationRow.__table__  # type: ignore[assignment]
+
+
 async def reserve_units(
     session: AsyncSession, *, sku_id: int, quantity: int, now: datetime
 ) -> Reserved | None:
-    """Reserve ``quantity`` units if that many are available (taking the row lock); else None."""
-    level = StockLevelRow
+    """Reserve ``quantity`` units if that many are available (taking the row lock); else None.
+
+    A Core statement on the hot path: the ORM's bulk-update machinery costs more CPU than the
+    database spends on the row.
+    """
     result = await session.execute(
-        update(level)
-        .where(level.sku_id == sku_id, level.on_hand - level.reserved >= quantity)
-        .values(reserved=level.reserved + quantity, version=level.version + 1, updated_at=now)
-        .returning(level.on_hand - level.reserved, level.per_buyer_limit)
-        .execution_options(**NO_SYNC)
+        update(STOCK_TABLE)
+        .where(STOCK.sku_id == sku_id, STOCK.on_hand - STOCK.reserved >= quantity)
+        .values(reserved=STOCK.reserved + quantity, version=STOCK.version + 1, updated_at=now)
+        .returning(STOCK.on_hand - STOCK.reserved, STOCK.per_buyer_limit)
     )
     row = result.one_or_none()
     return None if row is None else Reserved(available=row[0], per_buyer_limit=row[1])
@@ -155,7 +163,7 @@ async def insert_reservations(
     now: datetime,
 ) -> None:
     await session.execute(
-        insert(ReservationRow),
+        insert(RESERVATIONS),
         [
             {
                 "sku_id": line.sku_id,
@@ -268,3 +276,99 @@ async def stock_figures(
         )
         for row in rows
     ]
+
+
+# --- flash-sale holds ---------------------------------------------------------------------
+
+
+async def lock_stock(session: AsyncSession, sku_id: int) -> tuple[int, int | None] | None:
+    """(available, per_buyer_limit) of the SKU under its row lock (PostgreSQL), or None."""
+    level = StockLevelRow
+    row = (
+        await session.execute(
+            select(level.on_hand - level.reserved, level.per_buyer_limit)
+            .where(level.sku_id == sku_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    return None if row is None else (int(row[0]), row[1])
+
+
+async def units_held_by_buyers(
+    session: AsyncSession, *, sku_id: int, buyer_ids: Collection[int]
+) -> dict[int, int]:
+    """Units of the SKU each buyer holds open or has bought, for several buyers at once."""
+    if not buyer_ids:
+        return {}
+    rows = await session.execute(
+        select(ReservationRow.buyer_id, func.sum(ReservationRow.quantity))
+        .where(
+            ReservationRow.sku_id == sku_id,
+            ReservationRow.buyer_id.in_(set(buyer_ids)),
+            ReservationRow.status.in_([OPEN, ReservationStatus.CONSUMED.value]),
+        )
+        .group_by(ReservationRow.buyer_id)
+    )
+    return {int(buyer): int(units) for buyer, units in rows.all() if buyer is not None}
+
+
+async def insert_holds(
+    session: AsyncSession,
+    *,
+    sku_id: int,
+    holds: Sequence[tuple[str, int | None, int]],
+    now: datetime,
+) -> dict[str, int]:
+    """Open reservations (holder, buyer_id, quantity) of one SKU in one statement; their ids
+    by holder (each hold has a holder of its own)."""
+    if not holds:
+        return {}
+    result = await session.execute(
+        insert(ReservationRow).returning(ReservationRow.holder, ReservationRow.id),
+        [
+            {
+                "sku_id": sku_id,
+                "holder": holder,
+                "buyer_id": buyer_id,
+                "quantity": quantity,
+                "status": OPEN,
+                "created_at": now,
+            }
+            for holder, buyer_id, quantity in holds
+        ],
+    )
+    return {str(holder): int(row_id) for holder, row_id in result.all()}
+
+
+async def adopt_reservation(
+    session: AsyncSession, *, reservation_id: int, holder: str, new_holder: str
+) -> bool:
+    """Hand an open reservation to a new holder (its order); False when it is not open."""
+    result = await session.execute(
+        update(ReservationRow)
+        .where(
+            ReservationRow.id == reservation_id,
+            ReservationRow.holder == holder,
+            ReservationRow.status == OPEN,
+        )
+        .values(holder=new_holder)
+        .execution_options(**NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def stale_holders(
+    session: AsyncSession, *, prefix: str, before: datetime, limit: int
+) -> list[str]:
+    """Holders starting with ``prefix`` whose open reservations were made before ``before``."""
+    rows = await session.scalars(
+        select(ReservationRow.holder)
+        .where(
+            ReservationRow.holder.startswith(prefix, autoescape=True),
+            ReservationRow.status == OPEN,
+            ReservationRow.created_at < before,
+        )
+        .order_by(ReservationRow.id)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(rows.all()))

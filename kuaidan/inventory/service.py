@@ -9,7 +9,10 @@ caller that reserves and releases for one holder in one transaction locks the ho
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -17,6 +20,8 @@ from kuaidan.inventory import repository
 from kuaidan.inventory.domain import (
     HOLDER_MAX_LENGTH,
     REASON_MAX_LENGTH,
+    FlashClaim,
+    FlashHold,
     MovementKind,
     OutOfStock,
     ReservationInfo,
@@ -31,7 +36,12 @@ from kuaidan.inventory.domain import (
     check_quantity,
     reservation_lines,
 )
+from kuaidan.inventory.flashsale import HOLD_PREFIX, FlashSale
 from kuaidan.inventory.models import ReservationRow, StockLevelRow
+
+log = logging.getLogger(__name__)
+FLASH_ADAPTER = "inventory.flash_sale"
+DEFAULT_HOLD_TTL = timedelta(minutes=2)
 
 # --- stock levels -------------------------------------------------------------------------
 
@@ -113,6 +123,7 @@ async def restock(*, uow: UnitOfWork, sku_id: int, quantity: int, reason: str) -
         row = await repository.add_on_hand(uow.session, sku_id=sku_id, quantity=quantity, now=now)
         if row is None:
             raise NotFound(f"no stock is kept for SKU {sku_id}")
+        _stock_returned(uow, [sku_id])
         await repository.add_movement(
             uow.session,
             sku_id=sku_id,
@@ -259,6 +270,8 @@ async def _close(
     for sku_id, quantity in closed:
         units[sku_id] = units.get(sku_id, 0) + quantity
     sold = status is ReservationStatus.CONSUMED
+    if not sold and units:
+        _stock_returned(uow, units)
     for sku_id in sorted(units):
         if not await repository.unreserve_units(
             uow.session, sku_id=sku_id, quantity=units[sku_id], sold=sold, now=now
@@ -301,3 +314,106 @@ async def audit(*, uow: UnitOfWork, sku_ids: Collection[int] | None = None) -> l
     """Violations of the stock invariants (all SKUs, or the given ones); empty when all hold."""
     figures = await repository.stock_figures(uow.session, None if sku_ids is None else set(sku_ids))
     return audit_problems(figures)
+
+
+# --- the flash-sale path (see inventory.flashsale) -----------------------------------------
+
+
+def _flash(uow: UnitOfWork) -> FlashSale | None:
+    gate = uow.adapters.get(FLASH_ADAPTER)
+    return gate if isinstance(gate, FlashSale) else None
+
+
+def _stock_returned(uow: UnitOfWork, sku_ids: Collection[int]) -> None:
+    """Once committed, units of these SKUs are on sale again: lift their sold-out marks."""
+    gate = _flash(uow)
+    if gate is None:
+        return
+    returned = sorted(sku_ids)
+
+    async def lift() -> None:
+        for sku_id in returned:
+            await gate.clear(sku_id)
+
+    uow.after_commit(lift)
+
+
+@asynccontextmanager
+async def flash_admission(
+    *, uow: UnitOfWork, items: Sequence[tuple[int, int]], buyer_id: int | None
+) -> AsyncIterator[FlashHold | None]:
+    """Around one placement of ``items`` (sku_id, quantity), before its transaction opens.
+
+    A SKU known to be sold out raises OutOfStock at once, with no write. A single-SKU
+    placement of a hot SKU (many at once in this process) is granted through the SKU's batch
+    and yields its hold, which the order must adopt (:func:`adopt_hold`); else yields None
+    and the order reserves as usual. A hold not adopted by the end is released; an
+    OutOfStock with nothing left marks the SKU sold out for a moment.
+    """
+    gate = _flash(uow)
+    if gate is None or not items:
+        yield None
+        return
+    for sku_id, quantity in items:
+        if await gate.is_sold_out(sku_id):
+            raise OutOfStock([Shortage(sku_id, quantity, 0)])
+    single = items[0][0] if len(items) == 1 else None
+    hold: FlashHold | None = None
+    if single is not None:
+        gate.inflight.enter(single)
+    try:
+        if single is not None and gate.inflight.is_hot(single):
+            await uow.end_reads()  # no connection is held while waiting for the batch
+            hold = await gate.claim(uow, single, FlashClaim(buyer_id, items[0][1]))
+        yield hold
+    except OutOfStock as exc:
+        for shortage in exc.shortages:
+            if shortage.available <= 0:
+                await gate.mark_sold_out(shortage.sku_id)
+        raise
+    finally:
+        if single is not None:
+            gate.inflight.leave(single)
+        if hold is not None and not hold.adopted:
+            await _drop_hold(uow, hold)
+
+
+async def _drop_hold(uow: UnitOfWork, hold: FlashHold) -> None:
+    try:
+        await release(uow=uow, holder=hold.holder, reason="checkout not completed")
+    except Exception:  # the stale-hold job releases it later
+        log.warning("could not release %s now; the job will", hold.holder, exc_info=True)
+
+
+async def adopt_hold(*, uow: UnitOfWork, hold: FlashHold, holder: str) -> None:
+    """Make the flash hold the reservation of ``holder`` (the order), in the caller's
+    transaction; Conflict when the hold is gone (it expired and was released)."""
+    check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
+    async with uow.atomic():
+        if not await repository.adopt_reservation(
+            uow.session, reservation_id=hold.reservation_id, holder=hold.holder, new_holder=holder
+        ):
+            raise Conflict("the units held for you ran out of time; please try again")
+
+        async def adopted() -> None:
+            hold.adopted = True
+
+        uow.after_commit(adopted)
+
+
+async def release_stale_holds(
+    *, uow: UnitOfWork, older_than: timedelta | None = None, limit: int = 500
+) -> int:
+    """Release flash holds older than the hold time whose order never came (e.g. the node
+    died between the batch and the order); how many holders were released."""
+    gate = _flash(uow)
+    ttl = older_than if older_than is not None else DEFAULT_HOLD_TTL
+    if older_than is None and gate is not None:
+        ttl = gate.hold_ttl
+    holders = await repository.stale_holders(
+        uow.session, prefix=HOLD_PREFIX, before=uow.now() - ttl, limit=limit
+    )
+    released = 0
+    for holder in holders:
+        released += bool(await release(uow=uow, holder=holder, reason="flash hold expired"))
+    return released

@@ -18,6 +18,7 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish
 from kuaidan.inventory import service as inventory
+from kuaidan.inventory.domain import FlashHold
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
@@ -45,9 +46,10 @@ from kuaidan.ordering.events import OrderCreated, OrderLineFacts
 from kuaidan.ordering.models import Checkout, IdempotencyKey, Order, OrderLine
 from kuaidan.ordering.readmodels import CheckoutResult
 from kuaidan.ordering.service import _common as common
-from kuaidan.ordering.service.carts import is_orderable, product_images
+from kuaidan.ordering.service.carts import is_orderable
 from kuaidan.ordering.service.checkouts import checkout_result
 from kuaidan.payments import service as payments
+from kuaidan.risk.domain import RiskContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class _Request:
     from_cart: bool = False
     cart_skus: frozenset[int] | None = None
     cart_id: int | None = None
+    context: RiskContext | None = None  # where it comes from, for payment risk
 
 
 async def place_checkout(
@@ -74,6 +77,7 @@ async def place_checkout(
     accepted_prices: Mapping[int, int] | None = None,
     note: str | None = None,
     policy: OrderingPolicy | None = None,
+    context: RiskContext | None = None,
 ) -> CheckoutResult:
     """Place ``items`` (sku_id, quantity): one order per merchant, one payment for all.
 
@@ -91,7 +95,7 @@ async def place_checkout(
         "accepted_prices": sorted(seen.items()),
         "note": clean_note(note),
     }
-    request = _Request(wanted, address_id, seen, clean_note(note))
+    request = _Request(wanted, address_id, seen, clean_note(note), context=context)
     return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
 
 
@@ -105,6 +109,7 @@ async def checkout_cart(
     accepted_prices: Mapping[int, int] | None = None,
     note: str | None = None,
     policy: OrderingPolicy | None = None,
+    context: RiskContext | None = None,
 ) -> CheckoutResult:
     """Place the buyer's cart (or only its ``sku_ids`` lines) at the prices they saw in it;
     the ordered lines leave the cart in the same transaction."""
@@ -117,7 +122,7 @@ async def checkout_cart(
         "note": clean_note(note),
     }
     chosen = frozenset(sku_ids) if sku_ids is not None else None
-    request = _Request((), address_id, seen, clean_note(note), True, chosen)
+    request = _Request((), address_id, seen, clean_note(note), True, chosen, context=context)
     return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
 
 
@@ -132,6 +137,24 @@ async def _idempotent(
     digest: str,
     request: _Request,
     policy: OrderingPolicy | None,
+) -> CheckoutResult:
+    # A retry of a placed checkout is answered before any gate, hold or lock.
+    stored = await repository.get_idempotency_key(uow.session, buyer.id, key)
+    if stored is not None:
+        return await _replay(uow, stored, digest)
+    items = () if request.from_cart else request.items
+    async with inventory.flash_admission(uow=uow, items=items, buyer_id=buyer.id) as hold:
+        return await _in_transaction(uow, buyer, key, digest, request, policy, hold)
+
+
+async def _in_transaction(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    key: str,
+    digest: str,
+    request: _Request,
+    policy: OrderingPolicy | None,
+    hold: FlashHold | None,
 ) -> CheckoutResult:
     try:
         async with uow.atomic():
@@ -149,7 +172,7 @@ async def _idempotent(
             await repository.add_idempotency_key(uow.session, row)
             if request.from_cart:
                 request = await _from_cart(uow, buyer, request)
-            row.checkout_id = await _place(uow, buyer, request, policy or OrderingPolicy())
+            row.checkout_id = await _place(uow, buyer, request, policy or OrderingPolicy(), hold)
             if request.cart_id is not None:
                 skus = [sku for sku, _ in request.items]
                 await repository.delete_cart_items(uow.session, request.cart_id, skus)
@@ -181,7 +204,12 @@ async def _from_cart(uow: UnitOfWork, buyer: UserInfo, request: _Request) -> _Re
     _check_lines(wanted)
     seen = {item.sku_id: item.price_seen_fen for item in picked} | dict(request.seen_prices)
     return _Request(
-        wanted, request.address_id, seen, request.note, cart_id=cart.id if cart else None
+        wanted,
+        request.address_id,
+        seen,
+        request.note,
+        cart_id=cart.id if cart else None,
+        context=request.context,
     )
 
 
@@ -219,7 +247,11 @@ async def _address(uow: UnitOfWork, buyer: UserInfo, address_id: int) -> Address
 
 
 async def _place(
-    uow: UnitOfWork, buyer: UserInfo, request: _Request, policy: OrderingPolicy
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    request: _Request,
+    policy: OrderingPolicy,
+    hold: FlashHold | None = None,
 ) -> int:
     lines, skus = await _priced_lines(uow, request)
     address = await _address(uow, buyer, request.address_id)
@@ -236,14 +268,36 @@ async def _place(
         payment_deadline=payment_deadline(now, policy.payment_ttl),
     )
     await repository.add(uow.session, checkout)
-    images = await product_images(uow, {line.product_id for line in lines})
+    images = {line.product_id: skus[line.sku_id].product_image for line in lines}
     orders = [
         await _new_order(uow, buyer, checkout, group, address, request.note, skus, images)
         for group in groups
     ]
+    available = await _reserve(uow, buyer, orders, groups, hold)
+    await common.refresh_products(
+        uow, {skus[sku].product_id for sku, left in available.items() if left <= 0}
+    )
+    await _start_payment(uow, buyer, checkout, skus, lines, request.context)
+    for order, group in zip(orders, groups, strict=True):
+        await publish(uow, _created(uow, order, group), key=f"order:{order.id}")
+    return checkout.id
+
+
+async def _reserve(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    orders: Sequence[Order],
+    groups: Sequence[MerchantGroup],
+    hold: FlashHold | None,
+) -> dict[int, int]:
+    """Reserve the orders' units; what is left of each SKU afterwards."""
+    if hold is not None:
+        # A hot SKU's units were granted by a batch already: the order adopts the hold.
+        await inventory.adopt_hold(uow=uow, hold=hold, holder=stock_holder(orders[0].id))
+        return {hold.sku_id: hold.available_after}
     # One ascending pass over every SKU of the checkout: two checkouts spanning the same
     # merchants can never lock each other's stock rows in opposite orders.
-    available = await inventory.reserve_many(
+    return await inventory.reserve_many(
         uow=uow,
         holders={
             stock_holder(order.id): {line.sku_id: line.quantity for line in group.lines}
@@ -251,13 +305,6 @@ async def _place(
         },
         buyer_id=buyer.id,
     )
-    await common.refresh_products(
-        uow, {skus[sku].product_id for sku, left in available.items() if left <= 0}
-    )
-    await _start_payment(uow, buyer, checkout, skus, lines)
-    for order, group in zip(orders, groups, strict=True):
-        await publish(uow, _created(uow, order, group), key=f"order:{order.id}")
-    return checkout.id
 
 
 async def _new_order(
@@ -337,6 +384,7 @@ async def _start_payment(
     checkout: Checkout,
     skus: Mapping[int, SkuInfo],
     lines: Sequence[Line],
+    context: RiskContext | None = None,
 ) -> None:
     reference = common.reference_of(uow.cipher, checkout.id, checkout.created_at)
     first = skus[lines[0].sku_id].product_title
@@ -349,6 +397,7 @@ async def _start_payment(
         subject=subject,
         buyer_id=buyer.id,
         return_path=f"/checkouts/{reference}",
+        context=context,
     )
     checkout.payment_id, checkout.pay_url = started.payment_id, started.pay_url
     await uow.session.flush()

@@ -1,0 +1,187 @@
+"""The flash-sale path for hot SKUs: a sold-out gate, admission control and batched claims.
+
+One :class:`FlashSale` per process, wired by the composition root into every unit of work.
+For a SKU that many checkouts want at once:
+
+- a sold-out mark (in memory, shared through Redis when configured) answers "sold out" with
+  no database write once the database has said so;
+- claims queue per SKU and are granted in batches: one transaction locks the stock row once,
+  applies the per-buyer limits, reserves the batch's units with one conditional UPDATE and
+  inserts one ``flash:`` reservation per buyer. The buyer's order then adopts its reservation
+  (no further write on the stock row). A hold whose order never commits, even because the
+  node died, is released by a job after ``hold_ttl``;
+- the queue is bounded: beyond it a claim gets 429 at once.
+
+The gate only ever says "no" early; every unit sold went through the conditional update.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import NotFound, RateLimited
+from kuaidan.inventory import repository
+from kuaidan.inventory.domain import (
+    FlashClaim,
+    FlashHold,
+    OutOfStock,
+    PurchaseLimitExceeded,
+    Refusal,
+    Shortage,
+    allocate,
+)
+from kuaidan.inventory.gate import Batcher, InFlight, QueueFull, SoldOutMarks
+
+log = logging.getLogger(__name__)
+
+HOLD_PREFIX = "flash:"
+REDIS_KEY = "kuaidan:soldout:{sku}"
+
+
+def new_holder() -> str:
+    return HOLD_PREFIX + secrets.token_hex(12)
+
+
+class FlashSale:
+    """The process's gate: marks, in-flight counts and one batcher per hot SKU."""
+
+    def __init__(
+        self,
+        *,
+        hot_threshold: int = 4,
+        sold_out_ttl_s: float = 1.0,
+        max_batch: int = 100,
+        max_queue: int = 1000,
+        hold_ttl: timedelta = timedelta(minutes=2),
+        redis: Any | None = None,
+    ) -> None:
+        self.marks = SoldOutMarks(sold_out_ttl_s)
+        self.inflight = InFlight(hot_threshold)
+        self.max_batch, self.max_queue = max_batch, max_queue
+        self.hold_ttl = hold_ttl
+        self.redis = redis
+        self._batchers: dict[int, Batcher] = {}
+
+    # --- the sold-out gate ---------------------------------------------------------------
+
+    async def is_sold_out(self, sku_id: int) -> bool:
+        """Known sold out here, or (for a hot SKU) marked by another node in Redis."""
+        if self.marks.is_marked(sku_id, time.monotonic()):
+            return True
+        if self.redis is None or not self.inflight.is_hot(sku_id):
+            return False
+        try:
+            shared = await self.redis.pttl(REDIS_KEY.format(sku=sku_id))
+        except Exception:  # Redis down: the database still answers
+            log.warning("redis unavailable for the sold-out gate", exc_info=True)
+            return False
+        if isinstance(shared, int) and shared > 0:
+            self.marks.mark_until(sku_id, time.monotonic() + shared / 1000)
+            return True
+        return False
+
+    async def mark_sold_out(self, sku_id: int) -> None:
+        self.marks.mark(sku_id, time.monotonic())
+        if self.redis is not None and self.marks.ttl_s > 0:
+            try:
+                ttl_ms = int(self.marks.ttl_s * 1000)
+                await self.redis.set(REDIS_KEY.format(sku=sku_id), 1, px=ttl_ms)
+            except Exception:
+                log.warning("redis unavailable for the sold-out gate", exc_info=True)
+
+    async def clear(self, sku_id: int) -> None:
+        """Stock came back (release, restock): ask the database again at once."""
+        self.marks.clear(sku_id)
+        if self.redis is not None:
+            try:
+                await self.redis.delete(REDIS_KEY.format(sku=sku_id))
+            except Exception:
+                log.warning("redis unavailable for the sold-out gate", exc_info=True)
+
+    # --- batched claims ------------------------------------------------------------------
+
+    async def claim(self, uow: UnitOfWork, sku_id: int, claim: FlashClaim) -> FlashHold:
+        """Queue the claim for the SKU's next batch; its hold, or why not (raised)."""
+        batcher = self._batchers.get(sku_id)
+        if batcher is None:
+            batcher = Batcher(
+                run=lambda claims: self._run_batch(uow.db, uow, sku_id, claims),
+                max_batch=self.max_batch,
+                max_queue=self.max_queue,
+            )
+            self._batchers[sku_id] = batcher
+        try:
+            return await batcher.claim(claim)
+        except QueueFull:
+            raise RateLimited(
+                "many buyers want this item right now; try again in a moment",
+                details={"sku_id": sku_id},
+            ) from None
+
+    async def _run_batch(
+        self, db: Any, template: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim]
+    ) -> tuple[list[FlashHold | Exception], int | None]:
+        uow = UnitOfWork(db, cipher=template.cipher, clock=template.clock)
+        try:
+            results, left = await grant_batch(uow, sku_id, claims)
+        finally:
+            await uow.close()
+        if left is not None and left <= 0:
+            await self.mark_sold_out(sku_id)
+        return results, left
+
+
+async def grant_batch(
+    uow: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim]
+) -> tuple[list[FlashHold | Exception], int | None]:
+    """One transaction for a batch: lock the stock row, grant, reserve, insert the holds."""
+    async with uow.atomic():
+        locked = await repository.lock_stock(uow.session, sku_id)
+        if locked is None:
+            missing = NotFound(f"no stock is kept for SKU {sku_id}")
+            return [missing] * len(claims), None
+        available, limit = locked
+        buyers = {c.buyer_id for c in claims if c.buyer_id is not None}
+        held = {}
+        if limit is not None:
+            held = await repository.units_held_by_buyers(
+                uow.session, sku_id=sku_id, buyer_ids=buyers
+            )
+        grants = allocate(available=available, limit=limit, held=held, claims=claims)
+        total = sum(g for g in grants if isinstance(g, int))
+        left = available - total
+        if total == 0:
+            pairs = zip(claims, grants, strict=True)
+            return [_refused(sku_id, limit, c, g) for c, g in pairs], left
+        now = uow.now()
+        done = await repository.reserve_units(uow.session, sku_id=sku_id, quantity=total, now=now)
+        assert done is not None, "the row is locked and has the units"
+        holders = {i: new_holder() for i, g in enumerate(grants) if isinstance(g, int)}
+        ids = await repository.insert_holds(
+            uow.session,
+            sku_id=sku_id,
+            holds=[(holders[i], claims[i].buyer_id, claims[i].quantity) for i in holders],
+            now=now,
+        )
+    results: list[FlashHold | Exception] = [
+        FlashHold(ids[holders[i]], holders[i], sku_id, claims[i].quantity, left)
+        if i in holders
+        else _refused(sku_id, limit, claims[i], grants[i])
+        for i in range(len(claims))
+    ]
+    return results, left
+
+
+def _refused(sku_id: int, limit: int | None, claim: FlashClaim, grant: int | Refusal) -> Exception:
+    assert isinstance(grant, Refusal)
+    if grant.reason == "limit" and limit is not None:
+        return PurchaseLimitExceeded(
+            sku_id=sku_id, limit=limit, already=grant.already, requested=claim.quantity
+        )
+    return OutOfStock([Shortage(sku_id, claim.quantity, grant.available)])

@@ -1,0 +1,129 @@
+"""The flash-sale gate's in-memory parts: sold-out marks, hot-SKU detection, claim batching.
+
+No database here. The gate may only say "no" early (sold out, too busy); every "yes" still
+comes from the database's conditional update, run by whoever drives the :class:`Batcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from kuaidan.inventory.domain import FlashClaim, FlashHold
+
+
+class SoldOutMarks:
+    """SKUs the database said are sold out, remembered for ``ttl_s`` (then asked again).
+
+    Releases and restocks are seen at most ``ttl_s`` late; a mark never sells anything.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._until: dict[int, float] = {}
+
+    def mark(self, sku_id: int, now: float) -> None:
+        if self.ttl_s > 0:
+            self._until[sku_id] = now + self.ttl_s
+
+    def mark_until(self, sku_id: int, until: float) -> None:
+        """A mark another node made, for as long as it has left."""
+        self._until[sku_id] = max(until, self._until.get(sku_id, until))
+
+    def is_marked(self, sku_id: int, now: float) -> bool:
+        until = self._until.get(sku_id)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[sku_id]
+            return False
+        return True
+
+    def clear(self, sku_id: int) -> None:
+        self._until.pop(sku_id, None)
+
+
+class InFlight:
+    """How many checkouts of each SKU this process is working on right now.
+
+    A SKU with at least ``threshold`` of them is hot: its claims are batched. 0 turns
+    batching off.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self._count: dict[int, int] = {}
+
+    def enter(self, sku_id: int) -> int:
+        self._count[sku_id] = self._count.get(sku_id, 0) + 1
+        return self._count[sku_id]
+
+    def leave(self, sku_id: int) -> None:
+        left = self._count.get(sku_id, 0) - 1
+        if left > 0:
+            self._count[sku_id] = left
+        else:
+            self._count.pop(sku_id, None)
+
+    def is_hot(self, sku_id: int) -> bool:
+        return self.threshold > 0 and self._count.get(sku_id, 0) >= self.threshold
+
+
+class QueueFull(Exception):
+    """More claims are waiting for this SKU than could possibly be granted soon."""
+
+
+# Runs one batch: a hold or the refusal for each claim, and the units left afterwards.
+RunBatch = Callable[
+    [Sequence[FlashClaim]], Awaitable[tuple[Sequence[FlashHold | Exception], int | None]]
+]
+
+
+@dataclass
+class Batcher:
+    """Claims on one hot SKU, queued and granted in batches: one transaction per batch.
+
+    While a batch runs, new claims queue; the next batch takes up to ``max_batch`` of them.
+    At most ``max_queue`` wait, and no more than the units known to be left plus one batch:
+    beyond that a claim is refused at once (QueueFull) instead of waiting without bound.
+    """
+
+    run: RunBatch
+    max_batch: int = 100
+    max_queue: int = 1000
+    known_left: int | None = None
+    _pending: list[tuple[FlashClaim, asyncio.Future[FlashHold]]] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    def admit(self, claim: FlashClaim) -> None:
+        waiting = sum(c.quantity for c, _ in self._pending)
+        limit = self.max_queue
+        if self.known_left is not None:
+            limit = min(limit, self.known_left + self.max_batch)
+        if waiting + claim.quantity > limit:
+            raise QueueFull
+
+    async def claim(self, claim: FlashClaim) -> FlashHold:
+        self.admit(claim)
+        future: asyncio.Future[FlashHold] = asyncio.get_running_loop().create_future()
+        self._pending.append((claim, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            try:
+                results, self.known_left = await self.run([c for c, _ in batch])
+            except Exception as exc:  # the whole batch failed: every claimant hears why
+                results = [exc] * len(batch)
+            for (_claim, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)

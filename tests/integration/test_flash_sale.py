@@ -1,0 +1,237 @@
+"""Flash sales: many buyers race for few units of one SKU; exactly the units are sold.
+
+Concurrent placements go through the real service with the process's flash-sale gate (hot-SKU
+batching, sold-out marks). Then a real server is SIGKILLed in the middle of a sale over HTTPS
+and started again: nothing is oversold and every acknowledged order exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from kuaidan.accounts import service as accounts
+from kuaidan.bench.spawn import SpawnedServer
+from kuaidan.bootstrap import Container, build_container
+from kuaidan.catalog import service as catalog
+from kuaidan.catalog.domain import NewProduct, NewSku
+from kuaidan.core.errors import DomainError
+from kuaidan.inventory import service as inventory
+from kuaidan.inventory.flashsale import FlashSale
+from kuaidan.merchants import service as merchants
+from kuaidan.ordering import service as ordering
+from kuaidan.ordering.domain import parse_order_number
+from kuaidan.ordering.service._common import order_number_key
+from tests.conftest import LiveServer, isolated_database
+
+ADDRESS = accounts.BulkAddress("赵六", "13700137000", "广东省", "深圳市", "深南大道 1 号")
+
+
+@dataclass
+class Sale:
+    sku_id: int
+    buyers: list[accounts.BulkBuyer]
+
+
+async def _open_sale(container: Container, *, units: int, buyers: int, tag: str) -> Sale:
+    uow = container.unit_of_work()
+    try:
+        shop = await merchants.create_merchant(
+            uow=uow, slug=f"flash-{tag}", name="秒杀店", name_en="Flash Shop"
+        )
+        await catalog.ensure_category(uow=uow, slug="flash", name="秒杀", name_en="Flash")
+        product = await catalog.create_product(
+            uow=uow,
+            merchant_id=shop.id,
+            product=NewProduct(
+                title="秒杀 Flash",
+                description="",
+                category_slug="flash",
+                specs=[],
+                images=[],
+                skus=[NewSku(f"FL-{tag}", {"n": "1"}, 1990, units)],
+            ),
+        )
+        sku_id = product.skus[0].id
+        await inventory.set_purchase_limit(uow=uow, sku_id=sku_id, limit=1)
+        people = await accounts.create_buyers_in_bulk(
+            uow=uow,
+            emails=[f"flash-{tag}-{i}@buyer.kuaidan.test" for i in range(buyers)],
+            password="flash sale password",
+            address=ADDRESS,
+        )
+        return Sale(sku_id, people)
+    finally:
+        await uow.close()
+
+
+async def _counts(container: Container, sku_id: int) -> tuple[int, int, int, list[str]]:
+    """(orders with the SKU, units reserved, on hand, audit problems)."""
+    uow = container.unit_of_work()
+    try:
+        orders = (
+            await uow.session.execute(
+                text("SELECT count(DISTINCT order_id) FROM order_lines WHERE sku_id = :s"),
+                {"s": sku_id},
+            )
+        ).scalar()
+        level = (await inventory.get_levels(uow=uow, sku_ids=[sku_id]))[sku_id]
+        return int(orders or 0), level.reserved, level.on_hand, await inventory.audit(uow=uow)
+    finally:
+        await uow.close()
+
+
+@pytest.fixture
+async def gated(server: LiveServer) -> AsyncIterator[Container]:
+    """A container over the test server's database with a flash-sale gate of its own."""
+    settings = server.settings.model_copy(update={"db_pool_size": 8, "flash_hot_inflight": 4})
+    container = build_container(settings)
+    try:
+        yield container
+    finally:
+        await container.aclose()
+
+
+async def test_500_concurrent_attempts_for_50_units_place_exactly_50_orders(
+    gated: Container,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    sale = await _open_sale(gated, units=50, buyers=500, tag=tag)
+    gate = gated.adapters["inventory.flash_sale"]
+    assert isinstance(gate, FlashSale)
+
+    async def attempt(buyer: accounts.BulkBuyer) -> str:
+        uow = gated.unit_of_work()
+        who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
+        assert who is not None
+        try:
+            await ordering.place_checkout(
+                uow=uow,
+                buyer=who,
+                items=[(sale.sku_id, 1)],
+                address_id=buyer.address_id,
+                idempotency_key=uuid.uuid4().hex,
+            )
+            return "ok"
+        except DomainError as exc:
+            return exc.code
+        finally:
+            await uow.close()
+
+    outcomes = await asyncio.gather(*(attempt(b) for b in sale.buyers))
+    assert outcomes.count("ok") == 50
+    assert set(outcomes) <= {"ok", "out_of_stock", "rate_limited"}
+    orders, reserved, on_hand, problems = await _counts(gated, sale.sku_id)
+    assert (orders, reserved, on_hand) == (50, 50, 50)
+    assert problems == []
+
+
+# --- a node dies in the middle of a sale ---------------------------------------------------
+
+KILL_AFTER = 10
+UNITS = 40
+BUYERS = 300
+
+
+async def _race(
+    server: SpawnedServer, sale: Sale, buyers: list[accounts.BulkBuyer], acked: list[str]
+) -> None:
+    """Each buyer tries once over HTTPS; transport errors (the node died) count as no answer."""
+    verify = ssl.create_default_context(cafile=str(server.ca))
+    gate = asyncio.Semaphore(50)
+    async with httpx.AsyncClient(base_url=server.base_url, verify=verify, timeout=20) as client:
+
+        async def one(buyer: accounts.BulkBuyer) -> None:
+            async with gate:
+                try:
+                    response = await client.post(
+                        "/api/v1/checkouts",
+                        json={
+                            "items": [{"sku_id": sale.sku_id, "quantity": 1}],
+                            "address_id": buyer.address_id,
+                        },
+                        headers={
+                            "Authorization": f"Bearer {buyer.token}",
+                            "Idempotency-Key": uuid.uuid4().hex,
+                        },
+                    )
+                except httpx.TransportError:
+                    return
+                if response.status_code == 201:
+                    acked.extend(o["number"] for o in response.json()["orders"])
+
+        await asyncio.gather(*(one(b) for b in buyers), return_exceptions=True)
+
+
+@pytest.mark.postgres
+async def test_a_node_killed_mid_sale_oversells_nothing_and_loses_no_acknowledged_order(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    async with isolated_database("postgres", tmp_path_factory) as settings:
+        container = build_container(settings)
+        try:
+            sale = await _open_sale(container, units=UNITS, buyers=BUYERS, tag="node")
+            node = SpawnedServer(settings, workers=2, extra_env={"KUAIDAN_FLASH_HOT_INFLIGHT": "2"})
+            await asyncio.to_thread(node.start)
+            acked: list[str] = []
+            try:
+                first = asyncio.create_task(_race(node, sale, sale.buyers[:200], acked))
+                while len(acked) < KILL_AFTER and not first.done():
+                    await asyncio.sleep(0.01)
+                node.kill()
+                await first
+                await asyncio.to_thread(node.start)
+                await _race(node, sale, sale.buyers[200:], acked)
+            finally:
+                node.stop()
+            await _check_after_crash(container, sale, acked)
+        finally:
+            await container.aclose()
+
+
+async def _check_after_crash(container: Container, sale: Sale, acked: list[str]) -> None:
+    orders, reserved, on_hand, problems = await _counts(container, sale.sku_id)
+    assert problems == []
+    assert orders <= UNITS and reserved <= on_hand == UNITS
+    assert KILL_AFTER <= len(acked) <= orders
+    uow = container.unit_of_work()
+    try:
+        numbers = (
+            await uow.session.execute(
+                text(
+                    "SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+                    " WHERE l.sku_id = :s"
+                ),
+                {"s": sale.sku_id},
+            )
+        ).scalar()
+        assert numbers == orders
+        # Holds orphaned by the kill go back on sale once they are older than the hold time.
+        await inventory.release_stale_holds(uow=uow, older_than=timedelta(0))
+    finally:
+        await uow.close()
+    orders, reserved, _on_hand, problems = await _counts(container, sale.sku_id)
+    assert reserved == orders and problems == []
+    await _acked_orders_exist(container, acked)
+
+
+async def _acked_orders_exist(container: Container, acked: list[str]) -> None:
+    uow = container.unit_of_work()
+    try:
+        key = order_number_key(uow.cipher)
+        for number in acked:
+            order_id, _day = parse_order_number(number, key=key)
+            found = await uow.session.execute(
+                text("SELECT count(*) FROM orders WHERE id = :id"), {"id": order_id}
+            )
+            assert found.scalar() == 1, f"acknowledged order {number} is missing"
+    finally:
+        await uow.close()

@@ -1,0 +1,112 @@
+"""The bench's pure parts: percentiles, figures, report rows, how load is spread."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from kuaidan.bench.dblimit import DbLimitPlan, sku_for
+from kuaidan.bench.load import classify, spread_items
+from kuaidan.bench.report import Report, outcome_rows, row
+from kuaidan.bench.stats import Latency, Recorder, percentile, ratio, summarise
+
+
+def test_percentiles_use_the_nearest_rank() -> None:
+    samples = [float(n) for n in range(1, 101)]
+    assert percentile(samples, 50) == 50
+    assert percentile(samples, 99) == 99
+    assert percentile(samples, 100) == 100
+    assert percentile([3.0], 99) == 3.0
+    assert percentile([], 50) == 0.0
+    with pytest.raises(ValueError, match="percentile"):
+        percentile(samples, 101)
+
+
+def test_latency_is_reported_in_milliseconds() -> None:
+    lat = Latency.of([0.010, 0.020, 0.030, 0.040])
+    assert (lat.count, lat.p50_ms, lat.max_ms) == (4, 20.0, 40.0)
+
+
+def test_figures_count_outcomes_and_rate_of_successes() -> None:
+    recorder = Recorder()
+    for i in range(8):
+        recorder.record("ok", 0.01, at=1.0 + i)
+    recorder.record("sold_out", 0.002)
+    recorder.record("http_500", 0.5)
+    figures = summarise(recorder, scenario="s", backend="sqlite", concurrency=4, duration_s=2.0)
+    assert (figures.ok, figures.attempts, figures.rate_per_s) == (8, 10, 4.0)
+    assert figures.errors == {"http_500": 1}
+    assert set(figures.by_outcome) == {"ok", "sold_out", "http_500"}
+    assert recorder.first_ok == pytest.approx(0.99) and recorder.last_ok == 8.0
+
+
+def test_report_rows_and_json_carry_every_figure() -> None:
+    recorder = Recorder()
+    recorder.record("ok", 0.01, at=1.0)
+    app = summarise(recorder, scenario="checkout", backend="postgres", concurrency=2, duration_s=1)
+    limit = summarise(
+        recorder, scenario="db-limit", backend="postgres", concurrency=2, duration_s=0.5
+    )
+    report = Report(command="checkout", figures=[app, limit])
+    report.add_ratio("checkout / db-limit", app, limit)
+    assert row(app)[:5] == ["checkout", "postgres", "2", "1", "1.0"]
+    assert outcome_rows(app)[0][0].endswith("checkout: ok")
+    dumped = json.loads(report.as_json())
+    assert dumped["ratios"] == {"checkout / db-limit": 0.5}
+    assert dumped["machine"]["cpus"] >= 1
+    assert ratio(1, 0) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (201, {}, "ok"),
+        (200, {}, "ok"),
+        (409, {"error": {"code": "out_of_stock"}}, "sold_out"),
+        (409, {"error": {"code": "purchase_limit"}}, "limit"),
+        (429, {"error": {"code": "rate_limited"}}, "busy"),
+        (500, None, "http_500"),
+    ],
+)
+def test_answers_are_classified(status: int, body: object, outcome: str) -> None:
+    assert classify(status, body) == outcome
+
+
+def test_spread_orders_take_three_neighbouring_skus() -> None:
+    skus = [(sku, 100) for sku in range(10, 20)]
+    items = spread_items(random.Random(1), skus)
+    ids = [item["sku_id"] for item in items]
+    assert len(ids) == 3 and ids == list(range(ids[0], ids[0] + 3))
+    assert len(spread_items(random.Random(1), skus[:2])) == 2
+
+
+def test_db_limit_spreads_writers_over_every_sku_and_names_its_case() -> None:
+    seen = {sku_for(w, i, 50) for w in range(8) for i in range(200)}
+    assert seen == set(range(1, 51))
+    assert {sku_for(w, i, 1) for w in range(4) for i in range(5)} == {1}
+    assert DbLimitPlan(8, 1, 1).scenario == "db-limit one-sku"
+    assert DbLimitPlan(8, 1, 400).scenario == "db-limit spread"
+
+
+def test_plot_points_use_the_accepted_rate_for_flash_sales() -> None:
+    from kuaidan.bench.plot import points
+
+    def fig(scenario: str, conc: int, rate: float, extra: dict[str, float]) -> dict[str, object]:
+        return {
+            "scenario": scenario,
+            "backend": "postgres",
+            "concurrency": conc,
+            "rate_per_s": rate,
+            "latency": {"p99_ms": 9.0},
+            "extra": extra,
+        }
+
+    reports = [
+        {"figures": [fig("checkout", 32, 100.0, {}), fig("checkout", 8, 50.0, {})]},
+        {"figures": [fig("flash-sale", 200, 1.0, {"accepted_rate_per_s": 400.0})]},
+    ]
+    series = points(reports)
+    assert series[("checkout", "postgres")] == [(8, 50.0, 9.0), (32, 100.0, 9.0)]
+    assert series[("flash-sale", "postgres")] == [(200, 400.0, 9.0)]

@@ -1,0 +1,115 @@
+"""The flash-sale gate's pure parts: allocation, sold-out marks, hot detection, batching."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kuaidan.inventory.domain import FlashClaim, FlashHold, OutOfStock, Refusal, Shortage, allocate
+from kuaidan.inventory.gate import Batcher, InFlight, QueueFull, SoldOutMarks
+
+
+def test_allocate_grants_first_come_until_sold_out() -> None:
+    claims = [FlashClaim(1, 2), FlashClaim(2, 2), FlashClaim(3, 1), FlashClaim(4, 1)]
+    got = allocate(available=5, limit=None, held={}, claims=claims)
+    assert got[:3] == [2, 2, 1]
+    assert got[3] == Refusal("sold_out", 0)
+
+
+def test_allocate_counts_earlier_purchases_and_this_batch_against_the_limit() -> None:
+    claims = [FlashClaim(1, 1), FlashClaim(1, 1), FlashClaim(2, 1)]
+    got = allocate(available=10, limit=1, held={2: 1}, claims=claims)
+    assert got == [1, Refusal("limit", 9, 1), Refusal("limit", 9, 1)]
+
+
+@given(
+    available=st.integers(0, 50),
+    limit=st.one_of(st.none(), st.integers(1, 3)),
+    wants=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 3)), max_size=60),
+)
+def test_allocate_never_oversells_nor_passes_a_limit(
+    available: int, limit: int | None, wants: list[tuple[int, int]]
+) -> None:
+    claims = [FlashClaim(buyer, qty) for buyer, qty in wants]
+    got = allocate(available=available, limit=limit, held={}, claims=claims)
+    granted = [g for g in got if isinstance(g, int)]
+    assert sum(granted) <= available
+    per_buyer: dict[int, int] = {}
+    for claim, grant in zip(claims, got, strict=True):
+        if isinstance(grant, int):
+            assert grant == claim.quantity
+            per_buyer[claim.buyer_id or 0] = per_buyer.get(claim.buyer_id or 0, 0) + grant
+    if limit is not None:
+        assert all(units <= limit for units in per_buyer.values())
+
+
+def test_sold_out_marks_expire() -> None:
+    marks = SoldOutMarks(ttl_s=1.0)
+    marks.mark(7, now=10.0)
+    assert marks.is_marked(7, now=10.5)
+    assert not marks.is_marked(7, now=11.0)
+    marks.mark(7, now=20.0)
+    marks.clear(7)
+    assert not marks.is_marked(7, now=20.1)
+
+
+def test_a_sku_is_hot_with_enough_checkouts_in_flight() -> None:
+    inflight = InFlight(threshold=2)
+    inflight.enter(3)
+    assert not inflight.is_hot(3)
+    inflight.enter(3)
+    assert inflight.is_hot(3)
+    inflight.leave(3)
+    inflight.leave(3)
+    assert not inflight.is_hot(3)
+    assert not InFlight(threshold=0).is_hot(3)
+
+
+class FakeStock:
+    """A batch runner over an in-memory count, recording each batch's size."""
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self.batches: list[int] = []
+
+    async def run(
+        self, claims: Sequence[FlashClaim]
+    ) -> tuple[list[FlashHold | Exception], int | None]:
+        self.batches.append(len(claims))
+        await asyncio.sleep(0.01)
+        results: list[FlashHold | Exception] = []
+        for i, claim in enumerate(claims):
+            if claim.quantity <= self.units:
+                self.units -= claim.quantity
+                results.append(FlashHold(i, f"flash:{i}", 1, claim.quantity, self.units))
+            else:
+                results.append(OutOfStock([Shortage(1, claim.quantity, self.units)]))
+        return results, self.units
+
+
+async def test_batcher_groups_waiting_claims_and_never_grants_more_than_stock() -> None:
+    stock = FakeStock(units=10)
+    batcher = Batcher(run=stock.run, max_batch=100, max_queue=1000)
+    outcomes = await asyncio.gather(
+        *(batcher.claim(FlashClaim(i, 1)) for i in range(40)), return_exceptions=True
+    )
+    holds = [o for o in outcomes if isinstance(o, FlashHold)]
+    assert len(holds) == 10
+    assert all(isinstance(o, OutOfStock) for o in outcomes if not isinstance(o, FlashHold))
+    assert len(stock.batches) < 40, "claims that waited together went in one batch"
+
+
+def test_batcher_refuses_at_once_when_the_queue_is_past_what_can_be_sold() -> None:
+    batcher = Batcher(run=FakeStock(0).run, max_batch=2, max_queue=1000, known_left=1)
+    loop = asyncio.new_event_loop()
+    try:
+        for i in range(3):
+            batcher._pending.append((FlashClaim(i, 1), loop.create_future()))
+        with pytest.raises(QueueFull):
+            batcher.admit(FlashClaim(9, 1))
+    finally:
+        loop.close()
