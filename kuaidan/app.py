@@ -26,13 +26,21 @@ from kuaidan.config import Settings, load_settings
 from kuaidan.core.errors import DomainError, Unauthorized
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
+from kuaidan.logistics import api as logistics_api
 from kuaidan.merchants import api as merchants_api
 from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
 from kuaidan.ordering import api as ordering_api
+from kuaidan.ordering import pages as ordering_pages
 from kuaidan.payments import api as payments_api
 from kuaidan.payments import pages as payments_pages
-from kuaidan.security.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from kuaidan.risk import api as risk_api
+from kuaidan.risk import pages as risk_pages
+from kuaidan.security.middleware import (
+    BodySizeLimitMiddleware,
+    DeviceCookieMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 log = logging.getLogger("kuaidan")
 
@@ -86,9 +94,13 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(payments_api.router, prefix="/api/v1")
     app.include_router(merchants_api.router, prefix="/api/v1")
     app.include_router(ordering_api.router, prefix="/api/v1")
+    app.include_router(risk_api.router, prefix="/api/v1")
+    app.include_router(logistics_api.router, prefix="/api/v1")
     app.include_router(accounts_pages.router, dependencies=page_deps)
     app.include_router(catalog_pages.router, dependencies=page_deps)
     app.include_router(payments_pages.router, dependencies=page_deps)
+    app.include_router(risk_pages.router, dependencies=page_deps)
+    app.include_router(ordering_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     media_dir = settings.data_dir / "media"
     media_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +118,7 @@ def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
         same_site="lax",
         https_only=True,
     )
+    app.add_middleware(DeviceCookieMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(MetricsMiddleware)

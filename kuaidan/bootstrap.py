@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from kuaidan.config import Settings
 from kuaidan.core.clock import Clock, SystemClock
@@ -17,10 +18,15 @@ from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registri
 # or, when they need settings (endpoints, keys, timeouts), a ``registry(settings)`` function.
 REGISTRY_MODULES = (
     "kuaidan.ops.jobs",
+    "kuaidan.inventory.jobs",
     "kuaidan.merchants.handlers",
     "kuaidan.ordering.handlers",
     "kuaidan.ordering.jobs",
     "kuaidan.payments.handlers",
+    "kuaidan.risk.handlers",
+    "kuaidan.risk.jobs",
+    "kuaidan.logistics.handlers",
+    "kuaidan.logistics.jobs",
 )
 
 
@@ -74,9 +80,37 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
 
 def build_adapters(settings: Settings) -> dict[str, object]:
     """The outside parties each unit of work may reach, configured from ``settings``."""
+    from kuaidan.inventory.service import FLASH_ADAPTER
+    from kuaidan.logistics.service import logistics_adapter
+    from kuaidan.ops.metrics import RiskCounters
     from kuaidan.payments.service import payments_adapter
+    from kuaidan.risk.service import risk_adapter
 
-    return {"payments": payments_adapter(settings)}
+    return {
+        "payments": payments_adapter(settings),
+        "risk": risk_adapter(settings, metrics=RiskCounters()),
+        FLASH_ADAPTER: flash_sale(settings),
+        "logistics": logistics_adapter(settings),
+    }
+
+
+def flash_sale(settings: Settings) -> object:
+    """The process's flash-sale gate, sharing its sold-out marks through Redis if configured."""
+    from kuaidan.inventory.flashsale import FlashSale
+
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url, socket_timeout=0.5)
+    return FlashSale(
+        hot_threshold=settings.flash_hot_inflight,
+        sold_out_ttl_s=settings.flash_sold_out_ttl_s,
+        max_batch=settings.flash_max_batch,
+        max_queue=settings.flash_max_queue,
+        hold_ttl=timedelta(seconds=settings.flash_hold_ttl_s),
+        redis=redis,
+    )
 
 
 def build_registry(settings: Settings) -> Registry:

@@ -1,4 +1,4 @@
-"""The ``kuaidan`` command: serve, worker, db, demo, users, keys."""
+"""The ``kuaidan`` command: serve, worker, db, demo, users, keys, bench."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from kuaidan.accounts.domain import Role
+from kuaidan.bench.cli import bench_app
 from kuaidan.config import Settings, load_settings
 
 T = TypeVar("T")
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -152,6 +154,115 @@ def sandbox_pay(
         highlight=False,
     )
     run_sandbox(settings, port=port)
+
+
+@app.command("sandbox-carrier")
+def sandbox_carrier(
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="HTTPS port (KUAIDAN_SANDBOX_CARRIER_PORT, 8445)."),
+    ] = None,
+) -> None:
+    """Run the carrier simulator (Kuaidi100-style bookings, scans over accelerated time, pushes)."""
+    from kuaidan.simulators.carrier.server import serve as run_simulator
+
+    settings = _settings()
+    console.print(
+        f"carrier simulator on https://{settings.host}:{port or settings.sandbox_carrier_port}"
+        f" ({settings.sandbox_carrier_time_factor:g}x time; files in"
+        f" {settings.sandbox_carrier_dir})",
+        highlight=False,
+    )
+    run_simulator(settings, port=port)
+
+
+async def _callback_bench(settings: Settings, plan: Any, *, over: str, workers: int) -> Any:
+    """Compose the callback bench: tracked parcels, signed pushes, a sender, the checks."""
+    import secrets
+    import ssl
+
+    import httpx
+
+    from kuaidan.bench.spawn import SpawnedServer
+    from kuaidan.bootstrap import build_container
+    from kuaidan.logistics import bench, service
+
+    container = build_container(settings)
+    server = None
+    try:
+        numbers = await bench.prepare(container.unit_of_work, plan, secrets.token_hex(3).upper())
+        uow = container.unit_of_work()
+        salt = service.push_salt(uow)
+        await uow.close()
+        pushes = bench.build_pushes(numbers, salt, plan)
+        if over == "service":
+            result = await bench.drive(
+                bench.service_sender(container.unit_of_work), pushes, plan.concurrency
+            )
+        else:
+            server = SpawnedServer(settings, workers=workers, extra_env={})
+            await asyncio.to_thread(server.start)
+            context = ssl.create_default_context(cafile=str(server.ca))
+            limits = httpx.Limits(max_connections=plan.concurrency)
+            async with httpx.AsyncClient(
+                base_url=server.base_url, verify=context, timeout=30.0, limits=limits
+            ) as client:
+
+                async def send(form: dict[str, str]) -> bool:
+                    for _ in range(3):  # as the aggregator would: a dropped connection is retried
+                        try:
+                            answer = await client.post(service.CALLBACK_PATH, data=form)
+                        except httpx.TransportError:
+                            continue
+                        return answer.status_code == 200
+                    return False
+
+                result = await bench.drive(send, pushes, plan.concurrency)
+        result.checks = await bench.verify(container.unit_of_work, numbers, len(pushes))
+        return result
+    finally:
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+        await container.aclose()
+
+
+@bench_app.command("callbacks")
+def bench_callbacks(
+    parcels: Annotated[int, typer.Option(min=1, max=1_000_000, help="Parcels tracked.")] = 1000,
+    duplicates: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of pushes sent twice (the copy later).")
+    ] = 0.3,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Pushes in flight.")] = 32,
+    over: Annotated[
+        str, typer.Option(help="http: a spawned `serve --workers N`; service: no HTTP.")
+    ] = "http",
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Server processes (http).")] = 2,
+    database_url: Annotated[str | None, typer.Option(help="Database (default settings').")] = None,
+) -> None:
+    """Tracking-callback ingestion: pushes a second and latency, duplicates and all; then a
+    check that every scan was stored exactly once."""
+    from kuaidan.logistics.bench import BenchPlan, BenchResult
+
+    if over not in ("http", "service"):
+        raise typer.BadParameter("--over is http or service")
+    plan = BenchPlan(parcels=parcels, duplicate_share=duplicates, concurrency=concurrency)
+
+    async def run(settings: Settings) -> BenchResult:
+        if database_url:
+            settings = load_settings(database_url=database_url)
+        await _upgrade(settings)
+        result: BenchResult = await _callback_bench(settings, plan, over=over, workers=workers)
+        return result
+
+    result = _run(run)
+    console.print(
+        f"{result.pushes} pushes over {over} in {result.seconds:.1f} s: "
+        f"[bold]{result.rate:,.0f}/s[/bold], p50 {result.percentile(50):.1f} ms, "
+        f"p95 {result.percentile(95):.1f} ms, p99 {result.percentile(99):.1f} ms, "
+        f"{result.failures} refused"
+    )
+    for name, value in result.checks.items():
+        console.print(f"  {name}: {value}", highlight=False)
 
 
 @app.command()
@@ -323,6 +434,29 @@ def keys_rotate() -> None:
 
     key_id = rotate_data_key(_settings().data_dir)
     console.print(f"new active data key: {key_id}")
+
+
+@bench_app.command("risk")
+def bench_risk(
+    decisions: Annotated[
+        int, typer.Option(min=10, max=1_000_000, help="Decisions to time.")
+    ] = 3000,
+    buyers: Annotated[int, typer.Option(min=10, max=100_000, help="Buyers with history.")] = 300,
+    history: Annotated[int, typer.Option(min=0, max=200, help="Paid payments per buyer.")] = 12,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="A scratch database to migrate and fill (default: a temporary SQLite)."),
+    ] = None,
+) -> None:
+    """Risk decisions in-process: latency p50/p99 of ``assess`` and decisions/s."""
+    from kuaidan.bench.risk import run_risk_bench
+
+    normalised = Settings(database_url=database_url).database_url if database_url else None
+    result = asyncio.run(
+        run_risk_bench(database_url=normalised, decisions=decisions, buyers=buyers, history=history)
+    )
+    for label, value in result.lines():
+        console.print(f"{label:<34} {value}", highlight=False)
 
 
 def main() -> None:

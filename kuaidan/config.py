@@ -78,6 +78,37 @@ class Settings(BaseSettings):
         default=10, ge=1, le=90, description="Days after delivery (or shipping) until completion."
     )
 
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for state shared by app nodes (flash-sale sold-out marks); "
+        "empty = in-process only.",
+    )
+    flash_hot_inflight: int = Field(
+        default=16,
+        ge=0,
+        le=10_000,
+        description="Concurrent single-item checkouts of one SKU in a process at which it is "
+        "hot and its reservations are granted in batches; 0 = never batch.",
+    )
+    flash_sold_out_ttl_s: float = Field(
+        default=1.0, ge=0, le=60, description="How long a SKU found sold out is refused at once."
+    )
+    flash_max_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Most claims granted in one batch."
+    )
+    flash_max_queue: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Most units waiting for one hot SKU per process; more are answered 429.",
+    )
+    flash_hold_ttl_s: int = Field(
+        default=120,
+        ge=10,
+        le=3600,
+        description="How long a batch's hold waits for its order before going back on sale.",
+    )
+
     pay_provider: Literal["sandbox"] = Field(
         default="sandbox", description="Which payment provider takes the buyers' money."
     )
@@ -125,6 +156,105 @@ class Settings(BaseSettings):
         default=False, description="Enable the sandbox's /sandbox/* hooks (tests only)."
     )
 
+    carrier_gateway: Literal["sandbox"] = Field(
+        default="sandbox", description="Which tracking aggregator books carriers and pushes scans."
+    )
+    carrier_sandbox_url: str = Field(
+        default="https://localhost:8445", description="Base URL of the carrier simulator."
+    )
+    carrier_sandbox_ca: Path | None = Field(
+        default=None,
+        description="CA file to verify the carrier simulator's certificate; empty = its "
+        "self-signed one in data_dir/sandbox-carrier/tls-cert.pem.",
+    )
+    carrier_sandbox_credentials: Path | None = Field(
+        default=None,
+        description="The aggregator's customer key and secret (JSON); empty = "
+        "data_dir/sandbox-carrier/credentials.json, which the simulator issues.",
+    )
+    carrier_http_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one call to the carrier aggregator."
+    )
+    logistics_no_pickup_hours: int = Field(
+        default=48, ge=1, le=720, description="Hours after booking without a pickup scan."
+    )
+    logistics_stale_transit_hours: int = Field(
+        default=48, ge=1, le=720, description="Hours in transit without a scan."
+    )
+    logistics_stale_destination_hours: int = Field(
+        default=24, ge=1, le=720, description="Hours in the destination city without a scan."
+    )
+    logistics_scorecard_days: int = Field(
+        default=30, ge=1, le=365, description="Length of a carrier scorecard's period."
+    )
+
+    sandbox_carrier_port: int = Field(
+        default=8445, ge=1, le=65535, description="HTTPS port of `kuaidan sandbox-carrier`."
+    )
+    sandbox_carrier_time_factor: float = Field(
+        default=3600.0,
+        gt=0,
+        le=10_000_000,
+        description="Simulated seconds per real second (3600: an hour a second).",
+    )
+    sandbox_carrier_push_delays_s: tuple[float, ...] = Field(
+        default=(0, 1, 2, 4, 8, 16, 32, 64),
+        min_length=1,
+        max_length=20,
+        description="The simulator's push schedule: one delay (seconds) per try.",
+    )
+    sandbox_carrier_push_ca: Path | None = Field(
+        default=None,
+        description="CA file the simulator verifies kuaidan's certificate with; "
+        "empty = data_dir/tls-cert.pem.",
+    )
+    sandbox_carrier_delay_probability: float = Field(
+        default=0.05, ge=0, le=1, description="Share of parcels the simulator delays."
+    )
+    sandbox_carrier_loss_probability: float = Field(
+        default=0.005, ge=0, le=1, description="Share of parcels the simulator loses."
+    )
+    sandbox_carrier_damage_probability: float = Field(
+        default=0.01, ge=0, le=1, description="Share of parcels the simulator damages."
+    )
+    sandbox_carrier_seed: int | None = Field(
+        default=None, description="Seed of the simulator's randomness (empty = random)."
+    )
+    sandbox_carrier_test_hooks: bool = Field(
+        default=False, description="Enable the carrier simulator's /sandbox/* hooks (tests only)."
+    )
+
+    risk_verify_score: int = Field(
+        default=40, ge=1, le=100, description="Least risk score that asks the buyer for a code."
+    )
+    risk_hold_score: int = Field(
+        default=80, ge=1, le=100, description="Least risk score that holds for an analyst."
+    )
+    risk_block_score: int = Field(
+        default=95, ge=1, le=100, description="Least risk score that blocks the payment."
+    )
+    risk_hold_ttl_hours: int = Field(
+        default=24, ge=1, le=720, description="How long a held payment waits before it expires."
+    )
+    risk_code_ttl_minutes: int = Field(
+        default=10, ge=1, le=60, description="How long a one-time verification code is valid."
+    )
+    risk_code_max_tries: int = Field(
+        default=5, ge=1, le=20, description="Wrong codes that block a held payment."
+    )
+    risk_ignore_networks: tuple[str, ...] = Field(
+        default=("127.0.0.0/8", "::1/128"),
+        max_length=100,
+        description="Client addresses that say nothing about the buyer (loopback, own proxies): "
+        "IP signals skip them.",
+    )
+    notifier: Literal["dev_inbox"] = Field(
+        default="dev_inbox", description="How messages (one-time codes) reach people."
+    )
+    dev_inbox_page: bool = Field(
+        default=False, description="Show the dev inbox to admins at /dev/inbox (demo, tests)."
+    )
+
     def worker_settings(self) -> WorkerSettings:
         return WorkerSettings(
             poll_interval_s=self.worker_poll_interval_s,
@@ -166,6 +296,23 @@ class Settings(BaseSettings):
     @property
     def sandbox_pay_notify_ca_file(self) -> Path:
         return self.sandbox_pay_notify_ca or self.data_dir / "tls-cert.pem"
+
+    @property
+    def sandbox_carrier_dir(self) -> Path:
+        """The carrier simulator's own files: certificate, credentials, parcels."""
+        return self.data_dir / "sandbox-carrier"
+
+    @property
+    def carrier_sandbox_ca_file(self) -> Path:
+        return self.carrier_sandbox_ca or self.sandbox_carrier_dir / "tls-cert.pem"
+
+    @property
+    def carrier_sandbox_credentials_file(self) -> Path:
+        return self.carrier_sandbox_credentials or self.sandbox_carrier_dir / "credentials.json"
+
+    @property
+    def sandbox_carrier_push_ca_file(self) -> Path:
+        return self.sandbox_carrier_push_ca or self.data_dir / "tls-cert.pem"
 
     @field_validator("database_url")
     @classmethod

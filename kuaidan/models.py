@@ -12,10 +12,14 @@ AREAS_WITH_MODELS = (
     "inventory",
     "payments",
     "ordering",
+    "risk",
+    "security",
+    "logistics",
 )
 
 
 def import_all_models() -> None:
     importlib.import_module("kuaidan.core.outbox")
+    importlib.import_module("kuaidan.core.notify")
     for area in AREAS_WITH_MODELS:
         importlib.import_module(f"kuaidan.{area}.models")

@@ -35,6 +35,8 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.migrate import upgrade
 from kuaidan.core.signing import ensure_key_pair
 from kuaidan.core.tls import ensure_self_signed, server_context
+from kuaidan.simulators.carrier.server import SimulatorHandle
+from kuaidan.simulators.carrier.server import start_in_thread as start_carrier_in_thread
 from kuaidan.simulators.paysandbox.server import SandboxHandle, start_in_thread
 
 PG_URL_ENV = "KUAIDAN_TEST_DATABASE_URL"
@@ -221,6 +223,54 @@ def pay_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaySandbox
         handle.stop()
 
 
+# Simulated hours per real second in tests: a parcel's journey takes well under a second.
+CARRIER_TIME_FACTOR = 100 * 3600.0
+
+
+@dataclass
+class CarrierSandbox:
+    """The carrier simulator over HTTPS in a thread on a loopback port; it pushes to whichever
+    test server booked a parcel, trusting the certificate all test servers share."""
+
+    handle: SimulatorHandle
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+    def kuaidan_settings(self) -> dict[str, Any]:
+        return {
+            "carrier_sandbox_url": self.url,
+            "carrier_sandbox_ca": self.handle.cert,
+            "carrier_sandbox_credentials": self.handle.config.credentials_file,
+        }
+
+    def client(self) -> httpx.AsyncClient:
+        context = ssl.create_default_context(cafile=str(self.handle.cert))
+        return httpx.AsyncClient(base_url=self.url, verify=context, timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+def carrier_sandbox(pay_sandbox: PaySandbox) -> Iterator[CarrierSandbox]:
+    settings = Settings(
+        data_dir=pay_sandbox.merchant_dir,
+        host="127.0.0.1",
+        sandbox_carrier_time_factor=CARRIER_TIME_FACTOR,
+        sandbox_carrier_push_delays_s=(0, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0),
+        sandbox_carrier_delay_probability=0.0,
+        sandbox_carrier_loss_probability=0.0,
+        sandbox_carrier_damage_probability=0.0,
+        sandbox_carrier_seed=11,
+        sandbox_carrier_test_hooks=True,
+        log_level="warning",
+    )
+    handle = start_carrier_in_thread(settings, port=0)
+    try:
+        yield CarrierSandbox(handle=handle)
+    finally:
+        handle.stop()
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -229,6 +279,7 @@ async def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     pay_sandbox: PaySandbox,
+    carrier_sandbox: CarrierSandbox,
 ) -> AsyncIterator[LiveServer]:
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
@@ -239,7 +290,8 @@ async def server(
             pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
         await reset_postgres(url)
     pay_sandbox.share_merchant_files(data_dir)
-    settings = make_settings(data_dir, url).model_copy(update=pay_sandbox.kuaidan_settings())
+    outside = {**pay_sandbox.kuaidan_settings(), **carrier_sandbox.kuaidan_settings()}
+    settings = make_settings(data_dir, url).model_copy(update=outside)
     await upgrade(settings.effective_database_url)
     cert, key = ensure_self_signed(data_dir)
     running = _ThreadedServer(settings, cert, key)

@@ -22,6 +22,7 @@ from kuaidan.accounts.domain import (
     DEFAULT_LOCKOUT,
     INITIAL_SESSION_EPOCH,
     MAX_ADDRESSES,
+    AccountChangeFacts,
     AddressInfo,
     ApiTokenInfo,
     LockoutPolicy,
@@ -47,6 +48,8 @@ from kuaidan.core.errors import Conflict, InvalidInput, Locked, NotFound, Unauth
 from kuaidan.core.pagination import PageOf, PageRequest
 
 BAD_LOGIN = "the e-mail or password is not right"
+# What ``repository.mark_changed`` records (risk reads them through ``get_change_facts``).
+PASSWORD, ADDRESS = "password_changed_at", "address_changed_at"
 # A token's last use is written at most this often, so API calls stay read-only.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 # One blind-index context for every phone column, so one number matches across tables.
@@ -286,6 +289,15 @@ async def list_users(
     return PageOf(items=items, total=total, page=page.page, size=page.size)
 
 
+async def get_change_facts(*, uow: UnitOfWork, user_id: int) -> AccountChangeFacts | None:
+    """When the account was opened and last changed its password, phone or addresses."""
+    row = await repository.get_user(uow.session, user_id=user_id)
+    if row is None:
+        return None
+    changed = (row.password_changed_at, row.phone_changed_at, row.address_changed_at)
+    return AccountChangeFacts(row.id, row.created_at, *changed)
+
+
 async def get_profile(*, uow: UnitOfWork, user_id: int) -> ProfileInfo:
     """The owner's view of their account, with their name and phone decrypted."""
     return _profile_info(uow.cipher, await _require_user(uow, user_id))
@@ -307,7 +319,10 @@ async def update_profile(
         if full_name is not None:
             _set_full_name(uow.cipher, row, full_name)
         if phone is not None:
+            before = row.phone_index
             _set_user_phone(uow.cipher, row, phone)
+            if row.phone_index != before:
+                row.phone_changed_at = uow.now()
     return _profile_info(uow.cipher, row)
 
 
@@ -402,6 +417,7 @@ async def change_password(
     new_hash = await _hash_password(new_password)
     async with uow.atomic():
         await repository.record_login(uow.session, user_id=user_id, now=now, password_hash=new_hash)
+        await repository.mark_changed(uow.session, user_id=user_id, field=PASSWORD, now=now)
         return await repository.bump_session_epoch(uow.session, user_id=user_id)
 
 
@@ -514,10 +530,12 @@ async def add_address(
     fields |= {"district": district, "line": line, "postcode": postcode}
     _apply_address(uow.cipher, row, fields)
     async with uow.atomic():
-        await _require_user(uow, user_id, for_update=True)
+        user = await _require_user(uow, user_id, for_update=True)
         count = await repository.count_addresses(uow.session, user_id=user_id)
         if count >= MAX_ADDRESSES:
             raise Conflict(f"an address book holds at most {MAX_ADDRESSES} addresses")
+        if count:
+            user.address_changed_at = uow.now()
         row.is_default = is_default or count == 0
         if row.is_default:
             await repository.clear_default_address(uow.session, user_id=user_id)
@@ -566,6 +584,7 @@ async def update_address(
         if row is None:
             raise NotFound("no such address")
         _apply_address(uow.cipher, row, fields)
+        await repository.mark_changed(uow.session, user_id=user_id, field=ADDRESS, now=uow.now())
         if is_default and not row.is_default:
             await repository.clear_default_address(uow.session, user_id=user_id)
         if is_default is not None:
@@ -583,7 +602,21 @@ async def delete_address(*, uow: UnitOfWork, user_id: int, address_id: int) -> N
             raise NotFound("no such address")
         was_default = row.is_default
         await repository.delete_address(uow.session, row)
+        await repository.mark_changed(uow.session, user_id=user_id, field=ADDRESS, now=uow.now())
         if was_default:
             successor = await repository.newest_address(uow.session, user_id=user_id)
             if successor is not None:
                 successor.is_default = True
+
+
+# --- bulk buyers for load tests (one shared password hash) ---------------------------------
+
+from kuaidan.accounts.service_bulk import (  # noqa: E402 (re-exported here, on purpose)
+    BulkAddress as BulkAddress,
+)
+from kuaidan.accounts.service_bulk import (  # noqa: E402
+    BulkBuyer as BulkBuyer,
+)
+from kuaidan.accounts.service_bulk import (  # noqa: E402
+    create_buyers_in_bulk as create_buyers_in_bulk,
+)
