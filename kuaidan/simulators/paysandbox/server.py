@@ -7,9 +7,7 @@ sandbox verifies kuaidan with ``data_dir/pay-app-public.pem``, which kuaidan wri
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,9 @@ import uvicorn
 
 from kuaidan.config import Settings
 from kuaidan.core import signing
-from kuaidan.core.tls import ensure_self_signed, server_context
+from kuaidan.core.tls import ensure_self_signed
+from kuaidan.simulators._serving import start_in_thread as _start_thread
+from kuaidan.simulators._serving import tls_config
 from kuaidan.simulators.paysandbox.app import create_sandbox_app
 from kuaidan.simulators.paysandbox.protocol import SandboxConfig
 
@@ -43,25 +43,21 @@ def prepare(config: SandboxConfig) -> tuple[Path, Path]:
     return ensure_self_signed(config.data_dir)
 
 
-def _uvicorn_config(config: SandboxConfig, cert: Path, key: Path, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_sandbox_app(config),
-        host=config.host,
-        port=config.port,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-        ssl_context_factory=lambda _c, _d: server_context(cert, key),
-        log_level=log_level,
-        server_header=False,
-        lifespan="on",
-    )
-
-
 def serve(settings: Settings, *, port: int | None = None) -> None:
     """Serve the sandbox (blocking) until interrupted."""
     config = sandbox_config(settings, port=port)
     cert, key = prepare(config)
-    uvicorn.Server(_uvicorn_config(config, cert, key, settings.log_level)).run()
+    app = create_sandbox_app(config)
+    uvicorn.Server(
+        tls_config(
+            app,
+            host=config.host,
+            port=config.port,
+            cert=cert,
+            key=key,
+            log_level=settings.log_level,
+        )
+    ).run()
 
 
 @dataclass
@@ -87,20 +83,12 @@ def start_in_thread(settings: Settings, *, port: int | None = None) -> SandboxHa
     """
     config = sandbox_config(settings, port=port)
     cert, key = prepare(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(config, cert, key, "warning"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="sandbox-pay", daemon=True
+    running = _start_thread(
+        create_sandbox_app(config),
+        host=config.host,
+        port=config.port,
+        cert=cert,
+        key=key,
+        name="sandbox-pay",
     )
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise RuntimeError("the sandbox payment provider did not start")
-        time.sleep(0.02)
-    host = "localhost" if config.host == "0.0.0.0" else config.host  # noqa: S104
-    return SandboxHandle(f"https://{host}:{bound}", bound, cert, config, server, thread)
+    return SandboxHandle(running.url, running.port, cert, config, running.server, running.thread)
