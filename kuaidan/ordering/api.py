@@ -29,7 +29,7 @@ from kuaidan.ordering.schemas import (
     OrderRead,
     ShipRequest,
 )
-from kuaidan.risk.domain import RiskContext
+from kuaidan.ordering.web_context import risk_context_from
 
 router = APIRouter(tags=["ordering"], dependencies=[deps.CsrfProtected])
 
@@ -55,19 +55,6 @@ def _policy(request: Request) -> OrderingPolicy:
 
 def _actor(user: UserInfo) -> Actor:
     return service.actor_of(user)
-
-
-DEVICE_COOKIE, DEVICE_HEADER = "kd_device", "X-Device-Id"
-
-
-def _risk_context(request: Request) -> RiskContext:
-    """Where a checkout comes from, for payment risk: client IP, device (the pages' cookie or
-    an API client's ``X-Device-Id``) and user agent; malformed values are dropped."""
-    return RiskContext.of(
-        ip=request.client.host if request.client else None,
-        device_id=request.headers.get(DEVICE_HEADER) or request.cookies.get(DEVICE_COOKIE),
-        user_agent=request.headers.get("user-agent"),
-    )
 
 
 # --- cart ----------------------------------------------------------------------------------
@@ -174,7 +161,7 @@ async def create_checkout(
             accepted_prices=body.accepted_prices,
             note=body.note,
             policy=_policy(request),
-            context=_risk_context(request),
+            context=risk_context_from(request),
         )
     else:
         result = await service.place_checkout(
@@ -186,7 +173,7 @@ async def create_checkout(
             accepted_prices=body.accepted_prices,
             note=body.note,
             policy=_policy(request),
-            context=_risk_context(request),
+            context=risk_context_from(request),
         )
     if not result.created:
         response.status_code = status.HTTP_200_OK

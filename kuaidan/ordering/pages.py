@@ -1,5 +1,6 @@
-"""HTML routes of ordering: the cart (buyers and guests), checkout, a checkout's result page,
-the buyer's orders and the merchant's order console.
+"""HTML routes of ordering: the cart (buyers and guests), checkout, a checkout's result page
+(where the buyer enters the one-time code of a payment risk held), the buyer's orders and the
+merchant's order console.
 
 A guest's cart is found by the ``kd_cart`` cookie. The first ordering page a buyer opens after
 logging in (the cart, checkout, orders, or adding an item) moves that guest cart into theirs
@@ -9,6 +10,7 @@ again with the message, with the error's 4xx status; signing in is asked for by 
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from typing import Annotated, Any
@@ -37,8 +39,10 @@ from kuaidan.ordering.domain import (
     CartOwner,
     OrderStatus,
 )
-from kuaidan.ordering.readmodels import CartView, CheckoutResult, OrderSummary
-from kuaidan.payments.domain import PAID_STATUSES
+from kuaidan.ordering.readmodels import CartView, CheckoutResult, CheckoutView, OrderSummary
+from kuaidan.ordering.web_context import risk_context_from
+from kuaidan.payments import service as payments
+from kuaidan.payments.domain import PAID_STATUSES, PaymentStatus
 
 CART_COOKIE = "kd_cart"
 CART_COOKIE_MAX_AGE_S = 90 * 24 * 3600
@@ -52,6 +56,8 @@ NOTICES = {
     "cancelled": "订单已取消 The order was cancelled",
     "confirmed": "已确认收货，订单完成 Receipt confirmed: the order is completed",
     "shipped": "已发货 Shipped",
+    "verified": "验证成功，请付款 Verified: you can pay now",
+    "code_sent": "新验证码已发送 A new code is on its way",
 }
 # Chinese for the errors a buyer or merchant meets on these pages (the message is English).
 ERROR_ZH = {
@@ -65,7 +71,12 @@ ERROR_ZH = {
     "not_found": "没有找到。",
     "forbidden": "无权访问。",
     "invalid_input": "输入有误。",
+    "verification_failed": "验证码无效。",
+    "payment_blocked": "付款已被拦截。",
+    "not_awaiting_verification": "此付款无需验证。",
+    "rate_limited": "请稍后再试。",
 }
+CODE_RE = re.compile(r"^[0-9]{6}$")
 BUYER_TABS = ("", "pending_payment", "paid", "shipped", "delivered", "completed", "cancelled")
 MERCHANT_TABS = ("paid", "pending_payment", "shipped", "delivered", "completed", "cancelled", "all")
 
@@ -404,6 +415,7 @@ async def checkout_submit(request: Request, uow: deps.Uow, buyer: BuyerPage) -> 
             accepted_prices=prices,
             note=note or None,
             policy=service.policy_from_settings(deps.container_of(request).settings),
+            context=risk_context_from(request),
         )
     except DomainError as exc:
         return await _checkout_page(
@@ -419,22 +431,101 @@ def _after_placing(result: CheckoutResult) -> str:
     return f"/checkouts/{checkout.reference}"
 
 
-@router.get("/checkouts/{reference}")
-async def checkout_result(
-    request: Request, uow: deps.Uow, user: deps.CurrentUser, reference: str
+def _result_state(checkout: CheckoutView, paid: PaymentStatus | None) -> str:
+    """What the result page shows: awaiting payment, held for verification, being confirmed,
+    paid, blocked by risk, or cancelled."""
+    if paid is PaymentStatus.BLOCKED:
+        return "blocked"
+    if checkout.awaiting_payment:
+        if paid is PaymentStatus.HELD:
+            return "held"
+        return "confirming" if paid in PAID_STATUSES else "awaiting_payment"
+    statuses = {o.status for o in checkout.orders}
+    return "cancelled" if statuses == {OrderStatus.CANCELLED} else "paid"
+
+
+async def _result_page(
+    request: Request,
+    uow: UnitOfWork,
+    user: UserInfo,
+    reference: str,
+    *,
+    notice: str | None = None,
+    error: DomainError | None = None,
 ) -> Response:
-    """Where the buyer lands after paying: awaiting payment, being confirmed, or paid."""
     result = await service.get_checkout(uow=uow, reference=reference, viewer=user)
     checkout = result.checkout
-    statuses = {o.status for o in checkout.orders}
-    if checkout.awaiting_payment:
-        paid = await service.checkout_payment_status(uow=uow, reference=reference)
-        state = "confirming" if paid in PAID_STATUSES else "awaiting_payment"
-    else:
-        state = "cancelled" if statuses == {OrderStatus.CANCELLED} else "paid"
-    payable = state == "awaiting_payment" and uow.now() < checkout.payment_deadline
-    context = {"result": result, "checkout": checkout, "state": state, "payable": payable}
-    return await page(request, uow, "checkout_result.html", context)
+    paid = await service.checkout_payment_status(uow=uow, reference=checkout.reference)
+    state = _result_state(checkout, paid)
+    waiting = state == "awaiting_payment" and uow.now() < checkout.payment_deadline
+    context = {
+        "result": result,
+        "checkout": checkout,
+        "state": state,
+        "payable": waiting and checkout.pay_url is not None,
+        # Released from a hold: the pay link reaches the checkout a moment later.
+        "preparing": waiting and checkout.pay_url is None and paid is PaymentStatus.CREATED,
+        "can_verify": user.role is Role.BUYER,
+        "tries_left": error.details.get("tries_left") if error else None,
+        "notice": notice,
+        "error": message_of(error) if error else None,
+    }
+    status = error.status if error else 200
+    return await page(request, uow, "checkout_result.html", context, status_code=status)
+
+
+@router.get("/checkouts/{reference}")
+async def checkout_result(
+    request: Request,
+    uow: deps.Uow,
+    user: deps.CurrentUser,
+    reference: str,
+    msg: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Where the buyer lands after placing or paying: awaiting payment, held until the buyer
+    enters a one-time code, being confirmed, paid, blocked or cancelled."""
+    return await _result_page(request, uow, user, reference, notice=NOTICES.get(msg))
+
+
+async def _refusal_of(change: Awaitable[object]) -> DomainError | None:
+    """Run a change of a held payment; a refusal (other than 404) is returned, not raised."""
+    try:
+        await change
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return exc
+    return None
+
+
+@router.post("/checkouts/{reference}/verify", dependencies=[deps.CsrfProtected])
+async def checkout_verify(
+    request: Request, uow: deps.Uow, buyer: BuyerPage, reference: str, code: FormText = ""
+) -> Response:
+    """The one-time code of a held payment: right, back to the result page with the pay link;
+    wrong, the page again with the tries left (the last wrong one blocks the payment and its
+    orders are cancelled). A code that is not six digits costs no try."""
+    typed = code.strip()
+    if not CODE_RE.match(typed):
+        wrong = InvalidInput("请输入 6 位数字验证码 Enter the 6-digit code")
+        return await _result_page(request, uow, buyer, reference, error=wrong)
+    change = payments.verify_payment(uow=uow, reference=reference, buyer_id=buyer.id, code=typed)
+    error = await _refusal_of(change)
+    if error is not None:
+        return await _result_page(request, uow, buyer, reference, error=error)
+    return see_other(f"/checkouts/{quote(reference)}?msg=verified")
+
+
+@router.post("/checkouts/{reference}/verification-code", dependencies=[deps.CsrfProtected])
+async def checkout_resend_code(
+    request: Request, uow: deps.Uow, buyer: BuyerPage, reference: str
+) -> Response:
+    """A new one-time code for a held payment (at most five, one a minute)."""
+    change = payments.resend_code(uow=uow, reference=reference, buyer_id=buyer.id)
+    error = await _refusal_of(change)
+    if error is not None:
+        return await _result_page(request, uow, buyer, reference, error=error)
+    return see_other(f"/checkouts/{quote(reference)}?msg=code_sent")
 
 
 @router.post("/checkouts/{reference}/refresh", dependencies=[deps.CsrfProtected])

@@ -1,6 +1,7 @@
 """The ordering pages over real HTTPS with cookies, on SQLite and PostgreSQL: the guest cart
 and its merge at log-in, price flags, checkout placing once, paying through the sandbox, the
-merchant console and its role checks, and friendly 4xx pages for bad input.
+merchant console and its role checks, a payment held by risk verified from the result page,
+and friendly 4xx pages for bad input.
 
 Merchants, products and staff come from the services; buyers sign up through the service and
 then use the pages exactly as a browser does (session cookie, CSRF token from the page).
@@ -25,12 +26,16 @@ from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork
+from kuaidan.core.notify import dev_inbox
 from kuaidan.merchants import service as merchants
+from kuaidan.risk import service as risk
 from tests.conftest import LiveServer, PaySandbox
 
 PASSWORD = "correct horse battery"
 HTML = {"accept": "text/html,application/xhtml+xml"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODE_RE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+BIG_PRICE = 388_800  # 3,888 yuan from a buyer with no payment history
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -440,3 +445,104 @@ async def test_a_tampered_checkout_form_rerenders_with_a_message(server, market)
             answer = await client.post("/checkout", data={**form, **change})
             assert answer.status_code == 422, answer.text
             assert 'data-testid="form-error"' in answer.text
+
+
+# --- a payment held by risk --------------------------------------------------------------------
+
+
+async def held_checkout(server: LiveServer, market: Market, client: httpx.AsyncClient) -> str:
+    """A new buyer on a new device: three small checkouts, then an unusual amount, which risk
+    holds for a one-time code. The held checkout's result page."""
+    small = await new_sku(server, market, market.shop_a, 1990)
+    big = await new_sku(server, market, market.shop_a, BIG_PRICE)
+    for _ in range(3):
+        await add_to_cart(client, small)
+        assert "/gateway?" in await place(client), "small early checkouts are allowed"
+    await add_to_cart(client, big)
+    landing = await place(client)
+    assert landing.startswith("/checkouts/KC"), "a held checkout has no pay link"
+    return landing
+
+
+async def code_for(server: LiveServer, buyer: UserInfo) -> str:
+    """The newest one-time code the dev inbox holds for the buyer (waits for the worker)."""
+
+    async def newest() -> str | None:
+        async with opened(server) as uow:
+            messages = await dev_inbox(uow, user_id=buyer.id)
+        match = CODE_RE.search(messages[0].body) if messages else None
+        return match.group(1) if match else None
+
+    code: str = await eventually(newest)
+    return code
+
+
+async def send_code(client: httpx.AsyncClient, landing: str, code: str) -> httpx.Response:
+    token = await csrf(client, landing)
+    return await client.post(f"{landing}/verify", data={"code": code, "csrf_token": token})
+
+
+async def test_a_held_checkout_asks_for_the_code_and_pays_once_verified(server, market):
+    buyer = await new_user(server)
+    async with browser_like(server) as client:
+        await log_in(client, buyer)
+        landing = await held_checkout(server, market, client)
+        reference = landing.rsplit("/", 1)[1]
+        page = await client.get(landing)
+        assert page.status_code == 200 and 'data-state="held"' in page.text
+        for testid in ("held-notice", "verify-form", "verify-code", "verify-submit", "resend-code"):
+            assert f'data-testid="{testid}"' in page.text
+        assert 'data-testid="pay-now"' not in page.text
+        async with opened(server) as uow:
+            hold = await risk.get_hold(uow=uow, reference=reference)
+        assert hold.device_id == client.cookies.get("kd_device"), "the page's device cookie"
+        assert {"new_device", "device_burst"} <= {r["rule"] for r in hold.reasons}
+
+        code = await code_for(server, buyer)
+        wrong = await send_code(client, landing, f"{(int(code) + 1) % 1_000_000:06d}")
+        assert wrong.status_code == 422 and 'data-testid="form-error"' in wrong.text
+        assert 'data-testid="tries-left">还可以再试 4 次 4 tries left<' in wrong.text
+        assert 'data-testid="verify-form"' in wrong.text
+        malformed = await send_code(client, landing, "12ab56")
+        assert malformed.status_code == 422 and 'data-testid="tries-left"' not in malformed.text
+
+        verified = await send_code(client, landing, code)
+        assert verified.status_code == 303, verified.text
+        assert verified.headers["location"] == f"{landing}?msg=verified"
+
+        async def pay_link_shown() -> bool:
+            page = await client.get(verified.headers["location"])
+            return 'data-testid="pay-now"' in page.text
+
+        await eventually(pay_link_shown)
+        shown = await client.get(landing)
+        assert 'data-state="awaiting_payment"' in shown.text
+        assert 'data-testid="verify-form"' not in shown.text
+
+
+async def test_a_new_code_too_soon_is_refused_and_the_last_wrong_code_blocks(server, market):
+    buyer = await new_user(server)
+    async with browser_like(server) as client:
+        await log_in(client, buyer)
+        landing = await held_checkout(server, market, client)
+        code = await code_for(server, buyer)
+        token = await csrf(client, landing)
+        too_soon = await client.post(f"{landing}/verification-code", data={"csrf_token": token})
+        assert too_soon.status_code == 429 and 'data-testid="form-error"' in too_soon.text
+        assert "wait a minute" in too_soon.text and 'data-testid="resend-code"' in too_soon.text
+
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for left in (4, 3, 2, 1):
+            answer = await send_code(client, landing, wrong)
+            assert answer.status_code == 422
+            assert f'data-testid="tries-left">还可以再试 {left} 次' in answer.text
+        blocked = await send_code(client, landing, wrong)
+        assert blocked.status_code == 403 and 'data-testid="blocked-notice"' in blocked.text
+        assert 'data-testid="verify-form"' not in blocked.text
+
+        async def orders_cancelled() -> bool:
+            page = await client.get(landing)
+            states = found(r'data-testid="order-status" data-status="([a-z_]+)"', page.text)
+            return 'data-testid="blocked-notice"' in page.text and states == ["cancelled"]
+
+        await eventually(orders_cancelled)
