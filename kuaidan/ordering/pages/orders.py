@@ -1,0 +1,204 @@
+"""The buyer's orders and the merchant's order console."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Collection, Mapping
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from kuaidan import deps
+from kuaidan.accounts.domain import Role, UserInfo
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import DomainError, NotFound
+from kuaidan.core.pagination import PageOf, PageRequest
+from kuaidan.ordering import service
+from kuaidan.ordering.domain import (
+    Actor,
+    OrderStatus,
+)
+from kuaidan.ordering.pages._common import (
+    BUYER_TABS,
+    MERCHANT_TABS,
+    NOTICES,
+    PAGE_SIZE,
+    BuyerPage,
+    FormText,
+    MerchantPage,
+    message_of,
+    page,
+    page_of,
+    router,
+    see_other,
+)
+from kuaidan.ordering.readmodels import OrderSummary
+
+# --- orders: the buyer's and the merchant's -------------------------------------------------
+
+
+def _status(raw: str, allowed: Collection[str]) -> OrderStatus | None:
+    return OrderStatus(raw) if raw in allowed and raw in set(OrderStatus) else None
+
+
+async def _list(
+    request: Request, uow: UnitOfWork, found: PageOf[OrderSummary], *, current: str, merchant: bool
+) -> Response:
+    template, base = (
+        ("merchant_orders.html", "/merchant/orders") if merchant else ("orders.html", "/orders")
+    )
+    tabs = MERCHANT_TABS if merchant else BUYER_TABS
+    context = {"orders": found, "tabs": tabs, "current": current, "base": base}
+    return await page(request, uow, template, context)
+
+
+@router.get("/orders")
+async def my_orders(
+    request: Request,
+    uow: deps.Uow,
+    buyer: BuyerPage,
+    status: Annotated[str, Query(max_length=20)] = "",
+    page_no: Annotated[str, Query(alias="page", max_length=12)] = "1",
+) -> Response:
+    """Buyers: their orders, newest first, with a tab per status."""
+    chosen = _status(status, BUYER_TABS)
+    found = await service.list_orders(
+        uow=uow, buyer_id=buyer.id, status=chosen, page=PageRequest(page_of(page_no), PAGE_SIZE)
+    )
+    return await _list(request, uow, found, current=chosen or "", merchant=False)
+
+
+@router.get("/merchant/orders")
+async def merchant_orders(
+    request: Request,
+    uow: deps.Uow,
+    staff: MerchantPage,
+    status: Annotated[str, Query(max_length=20)] = "paid",
+    page_no: Annotated[str, Query(alias="page", max_length=12)] = "1",
+) -> Response:
+    """Merchant staff: their shop's orders; the default tab is what waits to be shipped."""
+    chosen = _status(status, MERCHANT_TABS)
+    found = await service.list_merchant_orders(
+        uow=uow,
+        merchant_id=service.require_merchant(staff),
+        status=chosen,
+        page=PageRequest(page_of(page_no), PAGE_SIZE),
+    )
+    return await _list(request, uow, found, current=chosen or "all", merchant=True)
+
+
+async def _order_page(
+    request: Request,
+    uow: UnitOfWork,
+    user: UserInfo,
+    number: str,
+    *,
+    notice: str | None = None,
+    error: DomainError | None = None,
+    form: Mapping[str, str] | None = None,
+) -> Response:
+    """One order as its buyer or its merchant sees it, with the buttons they may press."""
+    view = await service.get_order(uow=uow, number=number, viewer=user)
+    merchant = user.role is Role.MERCHANT
+    context = {
+        "order": view,
+        "actions": [a.value for a in view.actions_for(Actor.MERCHANT if merchant else Actor.BUYER)],
+        "base": "/merchant/orders" if merchant else "/orders",
+        "notice": notice,
+        "error": message_of(error) if error else None,
+        "form": form or {},
+    }
+    template = "merchant_order.html" if merchant else "order.html"
+    return await page(request, uow, template, context, status_code=error.status if error else 200)
+
+
+@router.get("/orders/{number}")
+async def my_order(
+    request: Request,
+    uow: deps.Uow,
+    buyer: BuyerPage,
+    number: str,
+    msg: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Buyers: one of their orders (anyone else's is 404)."""
+    return await _order_page(request, uow, buyer, number, notice=NOTICES.get(msg))
+
+
+@router.get("/merchant/orders/{number}")
+async def merchant_order(
+    request: Request,
+    uow: deps.Uow,
+    staff: MerchantPage,
+    number: str,
+    msg: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Merchant staff: one of their shop's orders (another shop's is 404)."""
+    return await _order_page(request, uow, staff, number, notice=NOTICES.get(msg))
+
+
+async def _act(
+    request: Request,
+    uow: UnitOfWork,
+    user: UserInfo,
+    number: str,
+    change: Awaitable[object],
+    *,
+    done: str,
+    form: Mapping[str, str] | None = None,
+) -> Response:
+    """Run a change of the order; a refused one shows the order again with the message."""
+    try:
+        await change
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return await _order_page(request, uow, user, number, error=exc, form=form)
+    base = "/merchant/orders" if user.role is Role.MERCHANT else "/orders"
+    return see_other(f"{base}/{quote(number)}?msg={done}")
+
+
+async def _cancel(request: Request, uow: UnitOfWork, user: UserInfo, number: str) -> Response:
+    reason = str((await request.form()).get("reason", ""))[:300]
+    change = service.cancel_order(uow=uow, number=number, by=user, reason=reason)
+    return await _act(request, uow, user, number, change, done="cancelled", form={"reason": reason})
+
+
+@router.post("/orders/{number}/cancel", dependencies=[deps.CsrfProtected])
+async def my_order_cancel(
+    request: Request, uow: deps.Uow, buyer: BuyerPage, number: str
+) -> Response:
+    """The buyer cancels before shipping (a paid order is refunded in full)."""
+    return await _cancel(request, uow, buyer, number)
+
+
+@router.post("/merchant/orders/{number}/cancel", dependencies=[deps.CsrfProtected])
+async def merchant_order_cancel(
+    request: Request, uow: deps.Uow, staff: MerchantPage, number: str
+) -> Response:
+    return await _cancel(request, uow, staff, number)
+
+
+@router.post("/orders/{number}/confirm-receipt", dependencies=[deps.CsrfProtected])
+async def my_order_confirm(
+    request: Request, uow: deps.Uow, buyer: BuyerPage, number: str
+) -> Response:
+    change = service.confirm_receipt(uow=uow, number=number, by=buyer)
+    return await _act(request, uow, buyer, number, change, done="confirmed")
+
+
+@router.post("/merchant/orders/{number}/ship", dependencies=[deps.CsrfProtected])
+async def merchant_order_ship(
+    request: Request,
+    uow: deps.Uow,
+    staff: MerchantPage,
+    number: str,
+    carrier: FormText = "",
+    tracking_number: FormText = "",
+) -> Response:
+    """Hand the parcel to a carrier: its name and the tracking number."""
+    change = service.ship_order(
+        uow=uow, number=number, by=staff, carrier=carrier, tracking_number=tracking_number
+    )
+    typed = {"carrier": carrier[:50], "tracking_number": tracking_number[:40]}
+    return await _act(request, uow, staff, number, change, done="shipped", form=typed)
