@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS refunds (
     out_trade_no TEXT NOT NULL,
     amount_fen INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    PRIMARY KEY (app_id, out_request_no)
+    -- As at Alipay, a refund request number is unique within its trade.
+    PRIMARY KEY (app_id, out_trade_no, out_request_no)
 );
 CREATE TABLE IF NOT EXISTS notifications (
     notify_id TEXT PRIMARY KEY,
@@ -197,13 +198,12 @@ class Store:
             if trade is None:
                 return "not_found", None
             earlier = conn.execute(
-                "SELECT out_trade_no, amount_fen FROM refunds"
-                " WHERE app_id = ? AND out_request_no = ?",
-                (app_id, request_no),
+                "SELECT amount_fen FROM refunds"
+                " WHERE app_id = ? AND out_trade_no = ? AND out_request_no = ?",
+                (app_id, out_trade_no, request_no),
             ).fetchone()
             if earlier is not None:
-                same = (earlier[0], earlier[1]) == (out_trade_no, amount_fen)
-                return ("duplicate" if same else "conflict"), trade
+                return ("duplicate" if earlier[0] == amount_fen else "conflict"), trade
             if trade.status != SUCCESS:
                 return "not_paid", trade
             if amount_fen <= 0 or trade.refunded_fen + amount_fen > trade.total_fen:
