@@ -8,6 +8,7 @@ with the real migrations. The same tests run once per backend; PostgreSQL comes 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +317,18 @@ async def server(
 async def api(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with server.client() as client:
         yield client
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout_s`` (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the condition did not come true in time")
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

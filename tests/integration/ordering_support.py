@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from kuaidan.inventory import service as inventory
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering.domain import parse_order_number, stock_holder
 from kuaidan.ordering.service._common import order_number_key
-from tests.conftest import LiveServer, PaySandbox
+from tests.conftest import LiveServer, PaySandbox, eventually
 
 PASSWORD = "correct horse battery"
 ADDRESS = {
@@ -50,17 +49,6 @@ async def opened(server: LiveServer) -> AsyncIterator[UnitOfWork]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from sqlalchemy import text
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
+from kuaidan.bench.spawn import free_port
 from kuaidan.bootstrap import build_container
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
@@ -43,17 +43,11 @@ CONCURRENCY = 6
 RETRY_DEADLINE_S = 90.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class ServerProcess:
     """`kuaidan serve` as a real process that a test can kill and start again."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "KUAIDAN_DATA_DIR": str(settings.data_dir),

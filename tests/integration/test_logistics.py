@@ -8,7 +8,6 @@ injected through the simulator's test hooks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -30,24 +29,13 @@ from kuaidan.logistics.domain import (
     ShipmentStatus,
 )
 from kuaidan.logistics.domain.tracking import RANK
-from tests.conftest import CarrierSandbox, LiveServer
+from tests.conftest import CarrierSandbox, LiveServer, eventually
 
 PUSH_PATH = "/api/v1/logistics/callbacks/kuaidi100"
 HANGZHOU = Place("浙江", "杭州")
 SHANGHAI = Place("上海", "上海")
 CHENGDU = Place("四川", "成都")
 BUYER = Recipient("李雷", "13800138000", "上海市浦东新区世纪大道 100 号")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.1)
 
 
 async def call(server: LiveServer, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:

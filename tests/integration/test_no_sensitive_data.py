@@ -23,14 +23,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from kuaidan.core.notify import dev_inbox
-from tests.conftest import LiveServer, PaySandbox
+from tests.conftest import LiveServer, PaySandbox, eventually
 from tests.integration.test_risk import (
     BIG_PRICE,
     CODE_RE,
     SMALL_PRICE,
     Shop,
     code_for,
-    eventually,
     new_buyer,
     new_sku,
     opened,

@@ -15,11 +15,10 @@ from kuaidan.core import signing
 from kuaidan.ordering import service as ordering
 from kuaidan.payments import service as payments
 from kuaidan.payments.domain import PaymentStatus
-from tests.conftest import LiveServer, PaySandbox
+from tests.conftest import LiveServer, PaySandbox, eventually
 from tests.integration import ordering_support as support
 from tests.integration.ordering_support import (
     available,
-    eventually,
     new_buyer,
     new_sku,
     opened,

@@ -7,9 +7,7 @@ close API. kuaidan's in-process worker makes the provider calls that use cases r
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,22 +25,10 @@ from kuaidan.payments.domain import (
     RefundRefused,
     RefundStatus,
 )
-from tests.conftest import LiveServer, PaySandbox
+from tests.conftest import LiveServer, PaySandbox, eventually
 
 NOTIFY_PATH = "/api/v1/payments/notify/sandbox"
 AMOUNT = 12345
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 15) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.1)
 
 
 async def start(server: LiveServer, reference: str, *, amount_fen: int = AMOUNT) -> PaymentStart:

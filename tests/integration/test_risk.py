@@ -9,10 +9,9 @@ the IP signals stay quiet here (a listed range is checked through the service).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from kuaidan.payments.domain import PaymentStatus
 from kuaidan.risk import service as risk
 from kuaidan.risk.domain import RiskContext
 from kuaidan.security import service as security
-from tests.conftest import LiveServer, PaySandbox
+from tests.conftest import LiveServer, PaySandbox, eventually
 
 PASSWORD = "correct horse battery"
 ADDRESS = {
@@ -62,17 +61,6 @@ async def opened(server: LiveServer) -> AsyncIterator[UnitOfWork]:
         yield uow
     finally:
         await uow.close()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        await asyncio.sleep(0.1)
 
 
 def bearer(token: str) -> dict[str, str]:

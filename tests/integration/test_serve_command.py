@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -13,11 +12,7 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from kuaidan.bench.spawn import free_port
 
 
 def _wait_ready(url: str, ca: Path, proc: subprocess.Popen[bytes]) -> httpx.Response:
@@ -34,7 +29,7 @@ def _wait_ready(url: str, ca: Path, proc: subprocess.Popen[bytes]) -> httpx.Resp
 
 
 def test_serve_with_two_workers_over_tls_and_an_http_redirect(tmp_path: Path) -> None:
-    https_port, http_port = _free_port(), _free_port()
+    https_port, http_port = free_port(), free_port()
     env = {
         **os.environ,
         "KUAIDAN_DATA_DIR": str(tmp_path),

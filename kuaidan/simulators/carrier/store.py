@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from kuaidan.simulators._sqlite import SqliteStore
 
 ACTIVE, DONE, CANCELLED = "active", "done", "cancelled"
 
@@ -71,31 +70,11 @@ class Parcel:
         return str(self.plan[self.emitted - 1]["state"]) if self.emitted else None
 
 
-class Store:
+class Store(SqliteStore):
     """Thread-safe access to the simulator's SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        super().__init__(path, SCHEMA)
 
     @staticmethod
     def _parcel(row: sqlite3.Row | None) -> Parcel | None:

@@ -7,13 +7,12 @@ UPDATE, so paying twice, or paying a closed trade, cannot happen whatever the in
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from kuaidan.simulators._sqlite import SqliteStore
 
 WAIT, SUCCESS, CLOSED = "WAIT_BUYER_PAY", "TRADE_SUCCESS", "TRADE_CLOSED"
 
@@ -84,31 +83,11 @@ class NewTrade:
     expires_at: datetime
 
 
-class Store:
+class Store(SqliteStore):
     """Thread-safe access to the sandbox's SQLite file (each call is short and local)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        super().__init__(path, SCHEMA)
 
     def _trade(self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> Trade | None:
         row = conn.execute(f"SELECT * FROM trades WHERE {where}", args).fetchone()  # noqa: S608
