@@ -121,8 +121,18 @@ async def add_api_token(session: AsyncSession, token: ApiToken) -> ApiToken:
     return token
 
 
-async def get_api_token_by_hash(session: AsyncSession, *, token_hash: str) -> ApiToken | None:
-    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+async def token_and_owner(
+    session: AsyncSession, *, token_hash: str
+) -> tuple[ApiToken, User] | None:
+    """The token with this hash and its user, in one round trip (every API call asks)."""
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_hash)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def get_api_token(session: AsyncSession, *, user_id: int, token_id: int) -> ApiToken | None:

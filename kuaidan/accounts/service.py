@@ -451,13 +451,11 @@ async def authenticate_api_token(*, uow: UnitOfWork, token: str) -> UserInfo | N
     """The owner of an active token, or None for an unknown, expired or revoked one."""
     if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = await repository.get_api_token_by_hash(uow.session, token_hash=hash_api_token(token))
+    found = await repository.token_and_owner(uow.session, token_hash=hash_api_token(token))
     now = uow.now()
-    if row is None or not _token_info(row).is_active(now):
+    if found is None or not _token_info(found[0]).is_active(now):
         return None
-    user = await repository.get_user(uow.session, user_id=row.user_id)
-    if user is None:
-        return None
+    row, user = found
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_INTERVAL:
         async with uow.atomic():
             await repository.touch_api_token(uow.session, token_id=row.id, now=now)

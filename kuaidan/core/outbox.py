@@ -8,6 +8,7 @@ subscribed handler and runs the deliveries at least once, with retries and a dea
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
@@ -104,7 +105,7 @@ class EventRecord:
 
     def load(self, event_type: type[Any]) -> Any:
         """Rebuild the typed event (dates and nested values are validated back)."""
-        return TypeAdapter(event_type).validate_python(self.payload)
+        return _adapter(event_type).validate_python(self.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +119,21 @@ class DeadLetter:
     created_at: datetime
 
 
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(event_type: type[Any]) -> TypeAdapter[Any]:
+    """One validator/serialiser per event class: building one costs more than using it."""
+    adapter = _ADAPTERS.get(event_type)
+    if adapter is None:
+        adapter = _ADAPTERS[event_type] = TypeAdapter(event_type)
+    return adapter
+
+
 def _dump(event: Event) -> dict[str, Any]:
     if not dataclasses.is_dataclass(event):
         raise TypeError(f"{type(event).__name__} is not a dataclass event")
-    dumped: dict[str, Any] = TypeAdapter(type(event)).dump_python(event, mode="json")
+    dumped: dict[str, Any] = _adapter(type(event)).dump_python(event, mode="json")
     return dumped
 
 
@@ -143,6 +155,23 @@ async def publish(
     await uow.session.flush()
     uow.after_commit(uow.notify_outbox)
     return row.id
+
+
+def publish_many(uow: UnitOfWork, events: Sequence[tuple[Event, str | None]]) -> None:
+    """Record several events in the caller's transaction, in the order given, without a flush
+    for each: they are written by the transaction's next flush, as one multi-row INSERT."""
+    if not uow.in_atomic:
+        raise RuntimeError("publish_many() must run inside uow.atomic(): events join the change")
+    if not events:
+        return
+    now = uow.now()
+    uow.session.add_all(
+        [
+            OutboxEvent(topic=e.topic, key=key, payload=_dump(e), created_at=now, available_at=now)
+            for e, key in events
+        ]
+    )
+    uow.after_commit(uow.notify_outbox)
 
 
 async def fan_out(uow: UnitOfWork, *, handlers_by_topic: dict[str, list[str]], limit: int) -> int:
