@@ -17,9 +17,18 @@ from kuaidan.core.errors import DomainError, NotFound
 from kuaidan.core.notify import dev_inbox
 from kuaidan.core.templating import render
 from kuaidan.risk import service
+from kuaidan.risk.domain import AttemptStatus
 
 router = APIRouter(include_in_schema=False)
 
+# What the console lists under "recently decided": every way a hold (or a refusal) ends.
+DECIDED = (
+    AttemptStatus.VERIFIED,
+    AttemptStatus.APPROVED,
+    AttemptStatus.REJECTED,
+    AttemptStatus.EXPIRED,
+    AttemptStatus.BLOCKED,
+)
 NoteField = Annotated[str, Form(min_length=1, max_length=500)]
 
 
@@ -29,11 +38,12 @@ async def holds_page(request: Request, uow: deps.Uow, analyst: deps.RiskAnalyst)
     histories = {
         h.buyer_id: await service.buyer_history(uow=uow, buyer_id=h.buyer_id) for h in holds
     }
+    decided = await service.list_holds(uow=uow, statuses=DECIDED, limit=30)
     notice = request.query_params.get("done")
     return render(
         request,
         "risk/holds.html",
-        {"holds": holds, "histories": histories, "notice": notice},
+        {"holds": holds, "histories": histories, "decided": decided, "notice": notice},
     )
 
 
