@@ -1,31 +1,26 @@
-"""The tracking-callback bench: many parcels, each pushed its growing scan history the way an
-aggregator does, with a share of pushes sent again later (duplicates that also arrive out of
-order), then a check that every scan was stored exactly once and every parcel delivered.
+"""The tracking-callback bench's logistics side: many parcels, each pushed its growing scan
+history the way an aggregator does, every push sent twice (the copy later) and a share of
+parcels' pushes out of order; then the database's account of what was stored and applied.
 
-The composition (which database, which server, over HTTP or straight into the service) is the
-caller's: ``kuaidan bench callbacks`` in the CLI wires it. Figures: pushes per second and
-latency percentiles.
+The composition (which database, which server, over HTTPS or straight into the service) is
+``kuaidan bench callbacks`` (``kuaidan/bench/callbacks.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import math
 import random
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kuaidan.core import signing
 from kuaidan.core.db import UnitOfWork
 from kuaidan.logistics import service
 from kuaidan.logistics.adapters.kuaidi100 import md5_sign
-from kuaidan.logistics.domain import Place
+from kuaidan.logistics.domain import Place, SignatureInvalid
 
 UowFactory = Callable[[], UnitOfWork]
-Send = Callable[[dict[str, str]], Awaitable[bool]]
 CARRIER = "zhongtong"
 ORIGIN, DESTINATION = Place("浙江", "杭州"), Place("广东", "广州")
 JOURNEY = (
@@ -41,28 +36,14 @@ JOURNEY = (
 @dataclass(frozen=True, slots=True)
 class BenchPlan:
     parcels: int = 1000
-    duplicate_share: float = 0.3
+    duplicate_share: float = 1.0  # share of pushes sent a second time, later
+    out_of_order_share: float = 0.2  # share of parcels whose pushes swap places pairwise
     concurrency: int = 32
     seed: int = 7
 
-
-@dataclass
-class BenchResult:
-    pushes: int
-    seconds: float
-    latencies_ms: list[float] = field(default_factory=list)
-    failures: int = 0
-    checks: dict[str, object] = field(default_factory=dict)
-
     @property
-    def rate(self) -> float:
-        return self.pushes / self.seconds if self.seconds else 0.0
-
-    def percentile(self, pct: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+    def distinct_pushes(self) -> int:
+        return self.parcels * len(JOURNEY)
 
 
 async def prepare(uow_factory: UowFactory, plan: BenchPlan, run_id: str) -> list[str]:
@@ -102,13 +83,19 @@ def _push(number: str, scans: int, start: datetime, salt: str) -> dict[str, str]
 
 
 def build_pushes(numbers: list[str], salt: str, plan: BenchPlan) -> list[dict[str, str]]:
-    """Each parcel's pushes in journey order, parcels interleaved; duplicates re-sent later."""
+    """Each parcel's pushes in journey order, parcels interleaved; for a share of parcels the
+    pushes swap places pairwise (2 before 1, 4 before 3 …); duplicates re-sent later."""
     rng = random.Random(plan.seed)  # noqa: S311 (a load shape, not a secret)
     start = datetime.now(UTC)
     rounds: list[list[dict[str, str]]] = [[] for _ in JOURNEY]
+    swapped = set(rng.sample(numbers, int(len(numbers) * plan.out_of_order_share)))
     for number in numbers:
-        for step in range(1, len(JOURNEY) + 1):
-            rounds[step - 1].append(_push(number, step, start, salt))
+        steps = list(range(1, len(JOURNEY) + 1))
+        if number in swapped:
+            for i in range(0, len(steps) - 1, 2):
+                steps[i], steps[i + 1] = steps[i + 1], steps[i]
+        for slot, step in enumerate(steps):
+            rounds[slot].append(_push(number, step, start, salt))
     ordered: list[dict[str, str]] = []
     for batch in rounds:
         rng.shuffle(batch)
@@ -117,54 +104,69 @@ def build_pushes(numbers: list[str], salt: str, plan: BenchPlan) -> list[dict[st
     for i in rng.sample(range(len(ordered)), int(len(ordered) * plan.duplicate_share)):
         keyed.append((rng.uniform(i + 0.5, len(ordered)), ordered[i]))  # a later, second copy
     keyed.sort(key=lambda pair: pair[0])
-    ordered = [form for _, form in keyed]
-    return ordered
+    return [form for _, form in keyed]
 
 
-async def drive(send: Send, pushes: list[dict[str, str]], concurrency: int) -> BenchResult:
-    """Send every push with ``concurrency`` senders; each push is timed."""
-    queue = iter(pushes)
-    result = BenchResult(pushes=len(pushes), seconds=0.0)
-
-    async def sender() -> None:
-        for form in queue:
-            began = time.perf_counter()
-            ok = await send(form)
-            result.latencies_ms.append((time.perf_counter() - began) * 1000)
-            result.failures += not ok
-
-    began = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
-    result.seconds = time.perf_counter() - began
-    return result
-
-
-async def verify(uow_factory: UowFactory, numbers: list[str], pushes: int) -> dict[str, object]:
-    """Every scan stored once, every parcel delivered, every push kept."""
+async def pending_pushes(uow_factory: UowFactory) -> int:
     uow = uow_factory()
     try:
-        counts = await service.tracking_counts(uow=uow, tracking_prefix=numbers[0][:-7])
+        status = await service.inbox_status(uow=uow, limit=0)
+    finally:
+        await uow.close()
+    return status.counts.get("pending", 0)
+
+
+async def audit(uow_factory: UowFactory, numbers: list[str], plan: BenchPlan) -> dict[str, object]:
+    """Every distinct push stored once and applied, every scan stored once, every parcel
+    delivered."""
+    prefix = numbers[0][:-7]
+    uow = uow_factory()
+    try:
+        counts = await service.tracking_counts(uow=uow, tracking_prefix=prefix)
+        inbox = await service.inbox_audit(uow=uow, tracking_prefix=prefix)
     finally:
         await uow.close()
     expected = len(numbers) * len(JOURNEY)
-    missing = expected - counts.scans
     return {
+        "distinct pushes stored": f"{counts.callbacks} of {plan.distinct_pushes}",
+        "pushes by status": {k: v for k, v in inbox.counts.items() if k.startswith("pushes")},
         "scans stored": f"{counts.scans} of {expected}",
-        "lost or duplicated scans": "none" if not missing else f"{-missing:+d}",
+        "scans stored twice": inbox.counts.get("scans stored twice", 0),
         "parcels delivered": f"{counts.delivered} of {len(numbers)}",
-        "pushes kept": f"{counts.callbacks} of {pushes}",
     }
 
 
-def service_sender(uow_factory: UowFactory) -> Send:
-    """Push straight into the ingestion use case (no HTTP): the database path alone."""
+async def lags_s(uow_factory: UowFactory, numbers: list[str]) -> list[tuple[datetime, float]]:
+    """Each applied push: when it arrived, and seconds from arrival to application."""
+    uow = uow_factory()
+    try:
+        inbox = await service.inbox_audit(uow=uow, tracking_prefix=numbers[0][:-7])
+    finally:
+        await uow.close()
+    return [(got, (done - got).total_seconds()) for got, done in inbox.lags]
 
-    async def send(form: dict[str, str]) -> bool:
-        uow = uow_factory()
-        try:
-            outcome = await service.ingest_callback(uow=uow, param=form["param"], sign=form["sign"])
-        finally:
-            await uow.close()
-        return outcome.accepted
 
-    return send
+async def accept_directly(uow_factory: UowFactory, form: dict[str, str]) -> bool:
+    """Store one push through the accept use case (no HTTP): each call its own unit of work."""
+    uow = uow_factory()
+    try:
+        await service.accept_push(uow=uow, param=form["param"], sign=form["sign"])
+    except SignatureInvalid:
+        return False
+    finally:
+        await uow.close()
+    return True
+
+
+async def apply_all(uow_factory: UowFactory, *, batch: int) -> int:
+    """Apply pending pushes until none is left; returns how many were claimed."""
+    uow = uow_factory()
+    total = 0
+    try:
+        while True:
+            outcome = await service.apply_pushes(uow=uow, limit=batch)
+            total += outcome.claimed
+            if outcome.claimed < batch:
+                return total
+    finally:
+        await uow.close()

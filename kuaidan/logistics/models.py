@@ -242,3 +242,38 @@ class CarrierScorecard(Base):
     breaches: Mapped[list[str]] = mapped_column(JSON)
     status_after: Mapped[str] = mapped_column(String(20))
     computed_at: Mapped[datetime]
+
+
+INBOX_STATUSES = ("pending", "applied", "orphan", "dead")
+
+
+class TrackingInbox(Base):
+    """Every verified push, once (keyed by a hash of its content), stored before it is applied.
+
+    ``pending`` → the apply job turns it into scans and status changes (``applied``), keeps it
+    for a shipment not known yet (``orphan``, adopted when the shipment appears), or parks it
+    with the error when it cannot be applied (``dead``).
+    """
+
+    __tablename__ = "logistics_tracking_inbox"
+    __table_args__ = (
+        CheckConstraint(_in("status", INBOX_STATUSES), name="status"),
+        UniqueConstraint("content_hash"),
+        Index("ix_logistics_tracking_inbox_due", "status", "id"),
+        Index("ix_logistics_tracking_inbox_parcel", "tracking_number", "carrier_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    carrier_code: Mapped[str] = mapped_column(String(30))
+    tracking_number: Mapped[str] = mapped_column(String(40))
+    param: Mapped[str] = mapped_column(Text)
+    sign: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    shipment_id: Mapped[int | None] = mapped_column(Integer)
+    new_scans: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None]
