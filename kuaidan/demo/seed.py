@@ -31,7 +31,9 @@ from kuaidan.demo.data import (
 )
 from kuaidan.demo.images import draw_product_images, image_paths
 from kuaidan.demo.spec import DemoUser
+from kuaidan.logistics import service as logistics
 from kuaidan.merchants import service as merchants
+from kuaidan.merchants.domain import ShippingSettings
 
 # Called as progress(what is happening, steps done, steps in all).
 Progress = Callable[[str, int, int], None]
@@ -80,6 +82,7 @@ async def seed_demo(*, container: Container, progress: Progress | None = None) -
     uow = container.unit_of_work()
     try:
         if await is_seeded(uow=uow):
+            await seed_shipping(uow)  # also for a demo seeded before shipping existed
             images = await _draw_images(products, media_dir, None)
             return DemoSummary(True, time.perf_counter() - started, images=images)
         tally = _Tally(total=1 + 2 * len(products) + len(USERS), progress=progress)
@@ -88,6 +91,7 @@ async def seed_demo(*, container: Container, progress: Progress | None = None) -
         images = await _draw_images(products, media_dir, tally)
         created = await _seed_merchants(uow, products, tally)
         users = await _seed_users(uow, tally)
+        await seed_shipping(uow)
     finally:
         await uow.close()
     return DemoSummary(
@@ -99,6 +103,29 @@ async def seed_demo(*, container: Container, progress: Progress | None = None) -
         users=users,
         images=images,
     )
+
+
+# Where each demo shop ships from, and whether paid orders book a carrier at once.
+SHIP_FROM: dict[str, tuple[str, str, bool]] = {
+    "trendy-apparel": ("广东", "广州", False),
+    "digital-pioneer": ("广东", "深圳", True),
+    "good-kitchen": ("浙江", "杭州", False),
+    "beauty-corner": ("上海", "上海", False),
+}
+DEFAULT_SHIP_FROM = ("浙江", "杭州", False)
+
+
+async def seed_shipping(uow: UnitOfWork) -> None:
+    """The default carriers, and a ship-from place for every demo shop that has none."""
+    await logistics.ensure_default_carriers(uow=uow)
+    for merchant in MERCHANTS:
+        info = await merchants.get_merchant_by_slug(uow=uow, slug=merchant.slug)
+        if info is None or info.ship_from_province:
+            continue
+        province, city, auto = SHIP_FROM.get(merchant.slug, DEFAULT_SHIP_FROM)
+        await merchants.set_shipping_settings(
+            uow=uow, merchant_id=info.id, settings=ShippingSettings(province, city, auto)
+        )
 
 
 async def is_seeded(*, uow: UnitOfWork) -> bool:

@@ -35,6 +35,9 @@ class MerchantInfo:
     status: MerchantStatus
     credit_score: int
     created_at: datetime
+    ship_from_province: str | None = None
+    ship_from_city: str | None = None
+    auto_book_carrier: bool = False
 
     @property
     def is_active(self) -> bool:
@@ -43,6 +46,39 @@ class MerchantInfo:
     @property
     def logo_url(self) -> str | None:
         return f"/media/{self.logo_path}" if self.logo_path else None
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingSettings:
+    """Where a merchant's parcels leave from, and whether paid orders book a carrier at once.
+
+    The place is kept as the caller (ordering, which knows logistics' names of places) cleaned
+    it: a province's short name and a city's, e.g. 浙江 and 杭州.
+    """
+
+    province: str | None
+    city: str | None
+    auto_book_carrier: bool
+
+    @property
+    def has_place(self) -> bool:
+        return bool(self.province and self.city)
+
+
+def check_shipping(settings: ShippingSettings) -> ShippingSettings:
+    """A province (1-10 characters) and a city (1-50) together or neither; auto-booking
+    needs a place to book from."""
+    province = " ".join((settings.province or "").split()) or None
+    city = " ".join((settings.city or "").split()) or None
+    if (province is None) != (city is None):
+        raise InvalidInput("a ship-from place is a province and a city", details={"field": "city"})
+    if province is not None and not (len(province) <= 10 and city and len(city) <= 50):
+        raise InvalidInput("that place name is too long", details={"field": "city"})
+    if settings.auto_book_carrier and province is None:
+        raise InvalidInput(
+            "automatic booking needs a ship-from place", details={"field": "auto_book_carrier"}
+        )
+    return ShippingSettings(province, city, settings.auto_book_carrier)
 
 
 def check_slug(slug: str) -> str:

@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +40,11 @@ class Merchant(Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     credit_score: Mapped[int] = mapped_column(default=100, server_default="100")
     created_at: Mapped[datetime]
+    # Where parcels leave from: a province and a city as logistics' geo names them (浙江/杭州).
+    ship_from_province: Mapped[str | None] = mapped_column(String(10))
+    ship_from_city: Mapped[str | None] = mapped_column(String(50))
+    # Opt-in: book the best carrier as soon as an order is paid.
+    auto_book_carrier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WebhookEndpoint(Base):

@@ -45,6 +45,25 @@ async def page(
     return rows.all(), int(total or 0)
 
 
+async def set_shipping(
+    session: AsyncSession,
+    merchant_id: int,
+    *,
+    province: str | None,
+    city: str | None,
+    auto_book_carrier: bool,
+) -> bool:
+    result = await session.execute(
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(
+            ship_from_province=province, ship_from_city=city, auto_book_carrier=auto_book_carrier
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
 # --- webhooks ------------------------------------------------------------------------------
 
 

@@ -24,8 +24,10 @@ from kuaidan.merchants.domain import (
     SIGNATURE_HEADER,
     MerchantInfo,
     MerchantStatus,
+    ShippingSettings,
     WebhookEndpointInfo,
     check_name,
+    check_shipping,
     check_slug,
     check_webhook_topics,
     check_webhook_url,
@@ -46,6 +48,9 @@ def _info(row: Merchant) -> MerchantInfo:
         status=MerchantStatus(row.status),
         credit_score=row.credit_score,
         created_at=row.created_at,
+        ship_from_province=row.ship_from_province,
+        ship_from_city=row.ship_from_city,
+        auto_book_carrier=row.auto_book_carrier,
     )
 
 
@@ -102,6 +107,30 @@ async def list_merchants(
         uow.session, status=status.value if status else None, offset=page.offset, limit=page.size
     )
     return PageOf([_info(r) for r in rows], total=total, page=page.page, size=page.size)
+
+
+async def get_shipping_settings(*, uow: UnitOfWork, merchant_id: int) -> ShippingSettings:
+    info = await get_merchant(uow=uow, merchant_id=merchant_id)
+    return ShippingSettings(info.ship_from_province, info.ship_from_city, info.auto_book_carrier)
+
+
+async def set_shipping_settings(
+    *, uow: UnitOfWork, merchant_id: int, settings: ShippingSettings
+) -> ShippingSettings:
+    """Change where the merchant ships from and whether paid orders book a carrier at once.
+    The caller passes the place already named as logistics names places."""
+    clean = check_shipping(settings)
+    async with uow.atomic():
+        changed = await repository.set_shipping(
+            uow.session,
+            merchant_id,
+            province=clean.province,
+            city=clean.city,
+            auto_book_carrier=clean.auto_book_carrier,
+        )
+        if not changed:
+            raise NotFound(f"no merchant {merchant_id}")
+    return clean
 
 
 # --- webhooks ------------------------------------------------------------------------------

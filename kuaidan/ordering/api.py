@@ -10,16 +10,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.errors import Forbidden, InvalidInput, NotFound
 from kuaidan.core.pagination import PageRequest
-from kuaidan.ordering import service
+from kuaidan.core.templating import csrf_token
+from kuaidan.ordering import service, stream
 from kuaidan.ordering.domain import Actor, CartOwner, OrderingPolicy
 from kuaidan.ordering.readmodels import CartView
 from kuaidan.ordering.schemas import (
     CancelRequest,
+    CarrierOptionRead,
+    CarrierQuery,
     CartItemPut,
     CartRead,
     CheckoutCreate,
@@ -27,7 +31,11 @@ from kuaidan.ordering.schemas import (
     OrderListParams,
     OrderPage,
     OrderRead,
+    RatingCreate,
+    ShippingSettingsPut,
+    ShippingSettingsRead,
     ShipRequest,
+    TrackingRead,
 )
 from kuaidan.ordering.web_context import risk_context_from
 
@@ -261,17 +269,127 @@ async def list_merchant_orders(
     return OrderPage.of(page)
 
 
+@router.get("/merchant/orders/{number}/carriers", summary="Carriers proposed for an order")
+async def propose_carriers(
+    uow: deps.Uow, staff: deps.Merchant, number: str, params: Annotated[CarrierQuery, Query()]
+) -> list[CarrierOptionRead]:
+    """Merchant staff of the order's shop: the carriers that take this parcel from the shop's
+    ship-from place to the buyer, best first, with score, price (fen), promised days and the
+    reasons for the rank. 409 ``ship_from_missing`` until the shop has a ship-from place."""
+    options = await service.propose_carriers(
+        uow=uow, number=number, by=staff, weight_g=params.weight_g
+    )
+    return [CarrierOptionRead.of(option) for option in options]
+
+
 @router.post("/merchant/orders/{number}/ship", summary="Ship a paid order")
 async def ship_order(
     uow: deps.Uow, staff: deps.Merchant, number: str, body: ShipRequest
 ) -> OrderRead:
-    """Merchant staff of the order's shop: carrier name and tracking number (6-40 letters,
-    digits or '-'). The reserved stock is sold. 409 unless the order is paid."""
+    """Merchant staff of the order's shop. ``{}`` books the best carrier, ``carrier_code``
+    the chosen one (the booking follows after the answer; the tracking number appears on the
+    order then); ``carrier_code`` + ``tracking_number`` tracks a parcel the shop booked
+    itself. In one transaction the order is shipped, its stock sold and the shipment
+    recorded. 409 unless the order is paid, or shipped with a booking the carrier refused
+    (then it ships again); 422 ``no_carrier_available`` for a carrier that cannot take it."""
     view = await service.ship_order(
         uow=uow,
         number=number,
         by=staff,
-        carrier=body.carrier,
+        carrier_code=body.carrier_code,
         tracking_number=body.tracking_number,
+        weight_g=body.weight_g,
     )
     return OrderRead.of_view(view, actor=Actor.MERCHANT)
+
+
+@router.get("/merchant/shipping-settings", summary="The shop's ship-from place and auto-booking")
+async def get_shipping_settings(uow: deps.Uow, staff: deps.Merchant) -> ShippingSettingsRead:
+    """Merchant staff."""
+    return ShippingSettingsRead.of(await service.get_shipping_settings(uow=uow, by=staff))
+
+
+@router.put("/merchant/shipping-settings", summary="Change the ship-from place and auto-booking")
+async def put_shipping_settings(
+    uow: deps.Uow, staff: deps.Merchant, body: ShippingSettingsPut
+) -> ShippingSettingsRead:
+    """Merchant staff. A province and a city of mainland China (浙江省/Zhejiang, 杭州市), kept
+    as the carriers' tables name them; ``auto_book_carrier`` books the best carrier as soon
+    as an order is paid (it needs a place). 422 for a place that is not one."""
+    settings = await service.set_shipping_settings(
+        uow=uow,
+        by=staff,
+        province=body.province,
+        city=body.city,
+        auto_book_carrier=body.auto_book_carrier,
+    )
+    return ShippingSettingsRead.of(settings)
+
+
+# --- tracking ------------------------------------------------------------------------------
+
+
+@router.get("/orders/{number}/tracking", summary="The order's parcel")
+async def get_tracking(uow: deps.Uow, user: deps.CurrentUser, number: str) -> TrackingRead:
+    """Its buyer, its merchant's staff, agents and admins (anyone else 404): the current
+    shipment with status, ETA range and scans (newest first), earlier shipments, exception
+    cases and the buyer's rating."""
+    return TrackingRead.of(await service.get_tracking(uow=uow, number=number, viewer=user))
+
+
+@router.post(
+    "/orders/{number}/delivery-rating",
+    status_code=status.HTTP_201_CREATED,
+    summary="Rate the delivery",
+)
+async def rate_delivery(
+    uow: deps.Uow, buyer: deps.Buyer, number: str, body: RatingCreate
+) -> TrackingRead:
+    """The buyer, once the parcel is delivered: 1-5 stars, once (409 after)."""
+    await service.rate_delivery(
+        uow=uow, number=number, by=buyer, stars=body.stars, comment=body.comment
+    )
+    return TrackingRead.of(await service.get_tracking(uow=uow, number=number, viewer=buyer))
+
+
+def stream_limits(request: Request) -> stream.StreamLimits:
+    settings = deps.container_of(request).settings
+    return stream.StreamLimits(
+        recheck_s=settings.tracking_stream_recheck_s,
+        heartbeat_s=settings.tracking_stream_heartbeat_s,
+        max_s=settings.tracking_stream_max_s,
+        max_streams=settings.tracking_stream_max_clients,
+        zone=settings.timezone,
+    )
+
+
+@router.get(
+    "/orders/{number}/tracking/events",
+    summary="Live tracking of an order (server-sent events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}},
+)
+async def tracking_events(
+    request: Request, uow: deps.Uow, user: deps.CurrentUser, number: str
+) -> StreamingResponse:
+    """Its buyer, its merchant's staff, agents and admins (anyone else 404). Events named
+    ``tracking`` carry the order's tracking (``mark``, ``order_status``, ``shipment_status``
+    and the order page's changing parts as HTML): one at once, then one per change. Comment
+    lines keep the connection alive; the stream ends after a few minutes (``bye``; an
+    EventSource reconnects by itself) or when the order can no longer be seen (``gone``)."""
+    limits = stream_limits(request)
+    token = csrf_token(request)
+    first = await stream.read_snapshot(uow, number, user, zone=limits.zone, csrf_token=token)
+    await uow.end_reads()
+    container = deps.container_of(request)
+    events = await stream.tracking_events(
+        container.unit_of_work,
+        container.adapters,
+        number=number,
+        user=user,
+        first=first,
+        limits=limits,
+        csrf_token=token,
+    )
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)

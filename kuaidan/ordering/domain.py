@@ -66,7 +66,8 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderAction], OrderStatus] = {
 # Who may take each action. The platform (system) acts on outside parties' word and on timers.
 ACTORS: Mapping[OrderAction, frozenset[Actor]] = {
     A.PAY: frozenset({Actor.SYSTEM}),
-    A.SHIP: frozenset({Actor.MERCHANT, Actor.ADMIN}),
+    # The platform ships for merchants who opted in to booking a carrier when paid.
+    A.SHIP: frozenset({Actor.MERCHANT, Actor.ADMIN, Actor.SYSTEM}),
     A.DELIVER: frozenset({Actor.SYSTEM, Actor.ADMIN}),
     A.CONFIRM_RECEIPT: frozenset({Actor.BUYER, Actor.AGENT}),
     A.AUTO_COMPLETE: frozenset({Actor.SYSTEM}),
@@ -81,6 +82,13 @@ class TimelineAction(StrEnum):
     PLACED = "placed"
     REFUND_REQUESTED = "refund_requested"
     REFUNDED = "refunded"
+    BOOKED = "shipment_booked"  # the carrier gave a tracking number
+    BOOKING_FAILED = "booking_failed"  # the carrier refused; the merchant ships again
+    REBOOKED = "rebooked"  # shipped again with another carrier after a refused booking
+    AUTO_BOOK_FAILED = "auto_book_failed"  # no carrier could be booked on payment
+    EXCEPTION = "shipment_exception"  # a case opened on the parcel
+    EXCEPTION_RESOLVED = "exception_resolved"
+    RESHIPPED = "reshipped"  # a new parcel for the same order
 
 
 TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})

@@ -74,8 +74,9 @@ class OrderShipped:
     buyer_id: int
     merchant_id: int
     carrier: str
-    tracking_number: str
+    tracking_number: str | None  # None until the carrier books a parcel the platform asked for
     shipped_at: datetime
+    shipment_reference: str | None = None  # the shipment in the logistics area
 
 
 @dataclass(frozen=True, slots=True)

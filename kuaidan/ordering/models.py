@@ -148,6 +148,8 @@ class Order(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     carrier: Mapped[str | None] = mapped_column(String(50))
     tracking_number: Mapped[str | None] = mapped_column(String(64))
+    # The order's current shipment in the logistics area (a reship or rebooking replaces it).
+    shipment_reference: Mapped[str | None] = mapped_column(String(32))
     refund_request_no: Mapped[str | None] = mapped_column(String(64))
     refunded_at: Mapped[datetime | None]
     # Every change is a conditional update on (status, version): one of two racers wins.

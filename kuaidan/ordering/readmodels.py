@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from kuaidan.logistics.domain import (
+    CarrierQuote,
+    CaseStatus,
+    ExceptionCaseInfo,
+    ShipmentInfo,
+    ShipmentStatus,
+)
 from kuaidan.ordering.domain import (
     Actor,
     OrderAction,
@@ -215,6 +222,7 @@ class OrderView:
     note: str | None
     refund_request_no: str | None
     refunded_at: datetime | None
+    shipment_reference: str | None
     address: AddressSnapshot
     lines: tuple[OrderLineView, ...]
     timeline: tuple[TimelineEntry, ...]
@@ -257,3 +265,66 @@ class CheckoutResult:
     checkout: CheckoutView
     orders: tuple[OrderView, ...]
     created: bool
+
+
+# --- shipping and tracking ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierOption:
+    """A carrier the platform proposes for an order, with why it ranks where it does."""
+
+    quote: CarrierQuote
+    reasons: tuple[str, ...]
+    best: bool
+
+
+def carrier_options(quotes: list[CarrierQuote]) -> list[CarrierOption]:
+    """The quotes (best first) with plain reasons: cheapest, fastest, most punctual, status."""
+    if not quotes:
+        return []
+    cheapest = min(q.price_fen for q in quotes)
+    fastest = min(q.promise_days for q in quotes)
+    punctual = max(q.quality.on_time_rate for q in quotes)
+    options = []
+    for index, quote in enumerate(quotes):
+        reasons = [
+            f"评分 {quote.score:.1f} score",
+            f"承诺 {quote.promise_days} 天 promised in {quote.promise_days} days",
+            f"准时率 {quote.quality.on_time_rate:.0%} on time",
+        ]
+        if quote.price_fen == cheapest:
+            reasons.append("最便宜 cheapest")
+        if quote.promise_days == fastest:
+            reasons.append("最快 fastest")
+        if quote.quality.on_time_rate == punctual:
+            reasons.append("最准时 most punctual")
+        if quote.status.value == "probation":
+            reasons.append("考察期，降级排序 on probation: ranked lower")
+        options.append(CarrierOption(quote, tuple(reasons), best=index == 0))
+    return options
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingView:
+    """What the buyer's order page shows of the parcel: the current shipment (with its scans,
+    newest first), earlier ones (a refused booking, a lost parcel), exception cases, rating."""
+
+    shipment: ShipmentInfo | None
+    earlier: tuple[ShipmentInfo, ...]
+    cases: tuple[ExceptionCaseInfo, ...]
+    rating: int | None
+    mark: str
+
+    @property
+    def open_cases(self) -> tuple[ExceptionCaseInfo, ...]:
+        return tuple(c for c in self.cases if c.status is CaseStatus.OPEN)
+
+    @property
+    def can_rate(self) -> bool:
+        delivered = self.shipment is not None and self.shipment.status is ShipmentStatus.DELIVERED
+        return delivered and self.rating is None
+
+    @property
+    def booking_failed(self) -> bool:
+        return self.shipment is not None and self.shipment.booking == "failed"

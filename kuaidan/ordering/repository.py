@@ -147,10 +147,21 @@ async def lines_of(session: AsyncSession, order_ids: Collection[int]) -> dict[in
 
 
 async def timeline_of(session: AsyncSession, order_id: int) -> list[OrderEvent]:
+    return (await timelines_of(session, [order_id]))[order_id]
+
+
+async def timelines_of(
+    session: AsyncSession, order_ids: Collection[int]
+) -> dict[int, list[OrderEvent]]:
+    by_order: dict[int, list[OrderEvent]] = {order_id: [] for order_id in order_ids}
+    if not by_order:
+        return by_order
     rows = await session.scalars(
-        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        select(OrderEvent).where(OrderEvent.order_id.in_(list(by_order))).order_by(OrderEvent.id)
     )
-    return list(rows.all())
+    for row in rows:
+        by_order[row.order_id].append(row)
+    return by_order
 
 
 async def list_orders(
@@ -219,3 +230,27 @@ async def due_for_auto_complete(
         .limit(limit)
     )
     return list(rows.all())
+
+
+async def has_timeline_entry(
+    session: AsyncSession, order_id: int, *, action: str, note_prefix: str
+) -> bool:
+    """Whether the order's timeline holds an ``action`` entry whose note starts so (handlers
+    use it to do their part once)."""
+    found = await session.scalar(
+        select(OrderEvent.id)
+        .where(
+            OrderEvent.order_id == order_id,
+            OrderEvent.action == action,
+            OrderEvent.note.startswith(note_prefix, autoescape=True),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def last_timeline_id(session: AsyncSession, order_id: int) -> int:
+    found = await session.scalar(
+        select(func.max(OrderEvent.id)).where(OrderEvent.order_id == order_id)
+    )
+    return int(found or 0)

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kuaidan.catalog.domain import media_url
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageOf
+from kuaidan.logistics.domain import ExceptionCaseInfo, ShipmentInfo
+from kuaidan.merchants.domain import ShippingSettings
 from kuaidan.ordering.domain import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
@@ -17,6 +19,7 @@ from kuaidan.ordering.domain import (
 )
 from kuaidan.ordering.readmodels import (
     AddressSnapshot,
+    CarrierOption,
     CartGroup,
     CartLine,
     CartView,
@@ -26,6 +29,7 @@ from kuaidan.ordering.readmodels import (
     OrderSummary,
     OrderView,
     TimelineEntry,
+    TrackingView,
 )
 
 MAX_PAGE = 10_000
@@ -88,8 +92,36 @@ class CancelRequest(Strict):
 
 
 class ShipRequest(Strict):
-    carrier: str = Field(min_length=2, max_length=50)
-    tracking_number: str = Field(min_length=6, max_length=40)
+    """Ship with the best carrier (``{}``), a chosen one (``carrier_code`` from the
+    proposals), or a parcel the merchant booked itself (``carrier_code`` + ``tracking_number``)."""
+
+    carrier_code: str | None = Field(
+        None, min_length=1, max_length=30, description="A proposed carrier; empty = the best."
+    )
+    tracking_number: str | None = Field(
+        None,
+        min_length=6,
+        max_length=40,
+        description="A parcel the merchant booked with the carrier itself.",
+    )
+    weight_g: int = Field(1000, ge=1, le=100_000, description="The parcel's weight in grams.")
+
+
+class CarrierQuery(Strict):
+    weight_g: int = Field(1000, ge=1, le=100_000, description="The parcel's weight in grams.")
+
+
+class ShippingSettingsPut(Strict):
+    province: str = Field("", max_length=20, description="e.g. 浙江省 or Zhejiang; empty = none")
+    city: str = Field("", max_length=50, description="e.g. 杭州市")
+    auto_book_carrier: bool = Field(
+        False, description="Book the best carrier as soon as an order is paid."
+    )
+
+
+class RatingCreate(Strict):
+    stars: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=500)
 
 
 # --- responses: cart ------------------------------------------------------------------------
@@ -285,6 +317,7 @@ class OrderRead(OrderSummaryRead):
     note: str | None
     refund_requested: bool
     refunded_at: datetime | None
+    shipment_reference: str | None
     address: AddressRead
     lines: list[OrderLineRead]
     timeline: list[TimelineRead]
@@ -307,6 +340,7 @@ class OrderRead(OrderSummaryRead):
             note=order.note,
             refund_requested=order.refund_request_no is not None,
             refunded_at=order.refunded_at,
+            shipment_reference=order.shipment_reference,
             address=AddressRead.of(order.address),
             lines=[OrderLineRead.of(line) for line in order.lines],
             timeline=[TimelineRead.of(entry) for entry in order.timeline],
@@ -361,4 +395,141 @@ class OrderPage(Strict):
         return cls(
             items=[OrderSummaryRead.of(order) for order in page.items],
             meta=PageMeta(page=page.page, size=page.size, total=page.total, pages=page.pages),
+        )
+
+
+# --- shipping and tracking ------------------------------------------------------------------
+
+
+class CarrierOptionRead(Strict):
+    code: str
+    name: str
+    status: str
+    zone: str
+    price_fen: int
+    promise_days: int
+    on_time_rate: float
+    intact_rate: float
+    satisfaction: float
+    score: float
+    best: bool
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, option: CarrierOption) -> CarrierOptionRead:
+        quote = option.quote
+        return cls(
+            code=quote.code,
+            name=quote.name,
+            status=quote.status.value,
+            zone=quote.zone.value,
+            price_fen=quote.price_fen,
+            promise_days=quote.promise_days,
+            on_time_rate=quote.quality.on_time_rate,
+            intact_rate=quote.quality.intact_rate,
+            satisfaction=quote.quality.satisfaction,
+            score=round(quote.score, 2),
+            best=option.best,
+            reasons=list(option.reasons),
+        )
+
+
+class ShippingSettingsRead(Strict):
+    province: str | None
+    city: str | None
+    auto_book_carrier: bool
+
+    @classmethod
+    def of(cls, settings: ShippingSettings) -> ShippingSettingsRead:
+        return cls(
+            province=settings.province,
+            city=settings.city,
+            auto_book_carrier=settings.auto_book_carrier,
+        )
+
+
+class ScanRead(Strict):
+    at: datetime
+    context: str
+    location: str
+    status: str | None
+
+
+class ShipmentRead(Strict):
+    reference: str
+    carrier_code: str
+    carrier_name: str
+    tracking_number: str | None
+    booking: str
+    status: str
+    status_at: datetime | None
+    eta_earliest: datetime | None
+    eta_latest: datetime | None
+    delivered_at: datetime | None
+    scans: list[ScanRead] = Field(description="Newest first.")
+
+    @classmethod
+    def of(cls, info: ShipmentInfo) -> ShipmentRead:
+        return cls(
+            reference=info.reference,
+            carrier_code=info.carrier_code,
+            carrier_name=info.carrier_name,
+            tracking_number=info.tracking_number,
+            booking=info.booking,
+            status=info.status.value,
+            status_at=info.status_at,
+            eta_earliest=info.eta.earliest if info.eta else None,
+            eta_latest=info.eta.latest if info.eta else None,
+            delivered_at=info.delivered_at,
+            scans=[
+                ScanRead(
+                    at=s.at,
+                    context=s.context,
+                    location=s.location,
+                    status=s.status.value if s.status else None,
+                )
+                for s in info.scans
+            ],
+        )
+
+
+class CaseRead(Strict):
+    case_id: int
+    shipment_reference: str
+    kind: str
+    status: str
+    opened_at: datetime
+    resolution: str | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, case: ExceptionCaseInfo) -> CaseRead:
+        return cls(
+            case_id=case.case_id,
+            shipment_reference=case.shipment_reference,
+            kind=case.kind.value,
+            status=case.status.value,
+            opened_at=case.opened_at,
+            resolution=case.resolution.value if case.resolution else None,
+            resolved_at=case.resolved_at,
+        )
+
+
+class TrackingRead(Strict):
+    mark: str = Field(description="Changes whenever anything here does.")
+    shipment: ShipmentRead | None
+    earlier: list[ShipmentRead]
+    cases: list[CaseRead]
+    rating: int | None
+    can_rate: bool
+
+    @classmethod
+    def of(cls, view: TrackingView) -> TrackingRead:
+        return cls(
+            mark=view.mark,
+            shipment=ShipmentRead.of(view.shipment) if view.shipment else None,
+            earlier=[ShipmentRead.of(s) for s in view.earlier],
+            cases=[CaseRead.of(c) for c in view.cases],
+            rating=view.rating,
+            can_rate=view.can_rate,
         )

@@ -1,6 +1,7 @@
 """In Chromium, over TLS: a buyer registers, adds an address, puts two shops' SKUs in the cart
 through the variant picker, checks out, pays on the sandbox's page, each shop ships its order
-from the merchant console, and the buyer confirms receipt, with the timeline showing each step.
+from the merchant console (with a tracking number of its own booking), and the buyer confirms
+receipt, with the timeline showing each step.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
+from kuaidan.logistics import service as logistics
 from kuaidan.merchants import service as merchants
+from kuaidan.merchants.domain import ShippingSettings
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +44,10 @@ async def _open_shop(
             uow=uow, slug=f"{tag}-{unique}", name=f"{tag}店 {unique}", name_en=f"{tag} {unique}"
         )
         await catalog.ensure_category(uow=uow, slug="e2e-goods", name="百货", name_en="Goods")
+        await logistics.ensure_default_carriers(uow=uow)
+        await merchants.set_shipping_settings(
+            uow=uow, merchant_id=shop.id, settings=ShippingSettings("上海", "上海", False)
+        )
         product = await catalog.create_product(
             uow=uow,
             merchant_id=shop.id,
@@ -139,6 +146,11 @@ async def _add_to_cart(page: Any, base: str, shop: Shop) -> None:
     await expect(page.locator(f'[data-testid="cart-line"][data-sku-id="{sku}"]')).to_be_visible()
 
 
+def unique_tail(shop: Shop) -> str:
+    """A tracking number of the shop's own booking, unique per shop and run."""
+    return f"{shop.sku_id:06d}{shop.staff_email.split('@')[0][-10:]}".replace("-", "")[:30]
+
+
 async def _ship(browser: Any, base: str, shop: Shop, number: str, problems: list[str]) -> None:
     """The shop's staff logs in (own browser context) and ships the order."""
     from playwright.async_api import expect
@@ -154,8 +166,8 @@ async def _ship(browser: Any, base: str, shop: Shop, number: str, problems: list
         await expect(rows).to_have_count(1)
         await expect(rows.first).to_have_attribute("data-number", number)
         await rows.first.get_by_test_id("order-link").click()
-        await page.get_by_test_id("ship-carrier").fill("顺丰 SF Express")
-        await page.get_by_test_id("ship-tracking").fill(f"SF{shop.sku_id:010d}")
+        await expect(page.get_by_test_id("carrier-option").first).to_be_visible()
+        await page.get_by_test_id("ship-tracking").fill(f"OWN{unique_tail(shop)}")
         await page.get_by_test_id("ship-order").click()
         await expect(page.get_by_test_id("merchant-order")).to_have_attribute(
             "data-status", "shipped"

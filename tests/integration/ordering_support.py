@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
@@ -18,7 +19,9 @@ from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork
 from kuaidan.inventory import service as inventory
+from kuaidan.logistics import service as logistics
 from kuaidan.merchants import service as merchants
+from kuaidan.merchants.domain import ShippingSettings
 from kuaidan.ordering.domain import parse_order_number, stock_holder
 from kuaidan.ordering.service._common import order_number_key
 from tests.conftest import LiveServer, PaySandbox, eventually
@@ -81,14 +84,23 @@ async def market(server: LiveServer) -> Market:
             uow=uow, slug=f"b-{token}", name=f"乙店{token}", name_en=f"Shop B {token}"
         )
         await catalog.ensure_category(uow=uow, slug=f"goods-{token}", name="百货", name_en="Goods")
+        # Both shops ship from a place the carriers serve; orders go out through logistics.
+        await logistics.ensure_default_carriers(uow=uow)
+        for shop, (province, city) in ((a.id, ("上海", "上海")), (b.id, ("江苏", "南京"))):
+            await merchants.set_shipping_settings(
+                uow=uow, merchant_id=shop, settings=ShippingSettings(province, city, False)
+            )
     return Market(token, f"goods-{token}", a.id, b.id)
 
 
 async def new_sku(
     server: LiveServer, market: Market, merchant_id: int, price: int, stock: int
 ) -> int:
-    """A fresh listed product with one SKU; returns the SKU's id."""
+    """A fresh listed product with one SKU and a real picture; returns the SKU's id."""
     code = uuid.uuid4().hex[:8]
+    picture = server.settings.data_dir / "media" / "products" / code / "1.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 60, 40)).save(picture)
     product = NewProduct(
         title=f"测试商品 Item {code} {market.token}",
         description="",

@@ -5,6 +5,7 @@ shipping, completion, cancellation with refunds, expiry, and who sees an order.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ async def test_an_order_is_paid_shipped_delivered_and_completed(server, api, mar
     )
     to_ship = (await api.get("/api/v1/merchant/orders?status=paid", headers=seller)).json()
     assert number in {o["number"] for o in to_ship["items"]}
-    ship = {"carrier": "顺丰速运 SF Express", "tracking_number": "SF1234567890"}
+    ship = {"carrier_code": "shunfeng", "tracking_number": f"SF{uuid.uuid4().int % 10**12:012d}"}
     path = f"/api/v1/merchant/orders/{number}/ship"
     assert (await api.post(path, json=ship, headers=rival)).status_code == 404
     bad = await api.post(path, json={**ship, "tracking_number": "no spaces!"}, headers=seller)
@@ -120,7 +121,7 @@ async def test_a_cancel_racing_a_ship_has_exactly_one_winner(
 
     async def ship() -> httpx.Response:
         async with server.client() as client:
-            body = {"carrier": "中通快递", "tracking_number": "ZT0000000001"}
+            body = {"carrier_code": "zhongtong", "tracking_number": f"ZT{uuid.uuid4().hex[:12]}"}
             return await client.post(
                 f"/api/v1/merchant/orders/{number}/ship", json=body, headers=seller
             )
@@ -235,7 +236,7 @@ async def test_auto_complete_finishes_orders_nobody_confirmed(server, api, marke
     placed = await paid_checkout(api, pay_sandbox, buyer, [(sku, 1)])
     number = placed["orders"][0]["number"]
     seller = await staff(server, api, Role.MERCHANT, market.shop_a)
-    body = {"carrier": "韵达快递", "tracking_number": "YD0000000002"}
+    body = {"carrier_code": "yuantong", "tracking_number": f"YT{uuid.uuid4().hex[:12]}"}
     shipped = await api.post(f"/api/v1/merchant/orders/{number}/ship", json=body, headers=seller)
     assert shipped.status_code == 200, shipped.text
     async with opened(server) as uow:

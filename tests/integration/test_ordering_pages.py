@@ -27,7 +27,9 @@ from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.notify import dev_inbox
+from kuaidan.logistics import service as logistics
 from kuaidan.merchants import service as merchants
+from kuaidan.merchants.domain import ShippingSettings
 from kuaidan.risk import service as risk
 from tests.conftest import LiveServer, PaySandbox
 
@@ -100,6 +102,11 @@ async def market(server: LiveServer) -> Market:
             uow=uow, slug=f"pb-{token}", name=f"乙店{token}", name_en=f"Shop B {token}"
         )
         await catalog.ensure_category(uow=uow, slug=f"pg-{token}", name="百货", name_en="Goods")
+        await logistics.ensure_default_carriers(uow=uow)
+        for shop in (a.id, b.id):
+            await merchants.set_shipping_settings(
+                uow=uow, merchant_id=shop, settings=ShippingSettings("上海", "上海", False)
+            )
     return Market(token, f"pg-{token}", a.id, b.id)
 
 
@@ -344,12 +351,13 @@ async def test_the_merchant_console_ships_only_its_own_orders(server, market, pa
         listed = found(r'data-testid="order-row" data-number="([^"]+)"', to_ship.text)
         assert a_number in listed and b_number not in listed
         assert (await staff.get(f"/merchant/orders/{b_number}")).status_code == 404
-        form = {"carrier": "顺丰 SF", "tracking_number": "SF9876543210", "csrf_token": ""}
+        number = f"SF{uuid.uuid4().int % 10**12:012d}"
+        form = {"carrier_code": "shunfeng", "tracking_number": number, "csrf_token": ""}
         form["csrf_token"] = await csrf(staff, f"/merchant/orders/{a_number}")
         shipped = await staff.post(f"/merchant/orders/{a_number}/ship", data=form)
         assert shipped.status_code == 303
         detail = await staff.get(shipped.headers["location"])
-        assert 'data-status="shipped"' in detail.text and "SF9876543210" in detail.text
+        assert 'data-status="shipped"' in detail.text and number in detail.text
         bad = await staff.post(f"/merchant/orders/{a_number}/ship", data=form)
         assert bad.status_code == 409 and 'data-testid="form-error"' in bad.text
 

@@ -258,7 +258,7 @@ async def test_a_suspicious_purchase_is_held_then_verified_by_the_buyer_and_paid
     assert (await order_of(api, number, shop.staff))["status"] == "pending_payment"
     ship = await api.post(
         f"/api/v1/merchant/orders/{number}/ship",
-        json={"carrier": "顺丰 SF", "tracking_number": "SF1234567890"},
+        json={"carrier_code": "shunfeng", "tracking_number": "SF1234567890"},
         headers=shop.staff,
     )
     assert ship.status_code == 409, "a held order cannot ship"
@@ -271,6 +271,8 @@ async def test_a_suspicious_purchase_is_held_then_verified_by_the_buyer_and_paid
     assert {"new_device", "buyer_burst", "device_burst", "high_amount_no_history"} <= rules
     assert detail["buyer"]["paid_count_90d"] == 0 and len(detail["buyer"]["attempts"]) == 4
 
+    asked = await api.get(f"/checkouts/{reference}", headers={**buyer.auth, "accept": "text/html"})
+    assert 'data-testid="verify-form"' in asked.text and "review-notice" not in asked.text
     code = await code_for(server, buyer)
     bad_format = await verify(api, buyer, reference, "12ab56")
     assert bad_format.status_code == 422
@@ -396,6 +398,12 @@ async def test_an_analyst_approves_one_hold_and_rejects_another_and_both_are_aud
     buyer, placed = await review_hold(api, server, shop, big)
     reference = placed["checkout"]["reference"]
     assert (await verify(api, buyer, reference, "123456")).status_code == 409, "no code here"
+    waiting = await api.get(
+        f"/checkouts/{reference}", headers={**buyer.auth, "accept": "text/html"}
+    )
+    assert waiting.status_code == 200
+    assert 'data-testid="review-notice"' in waiting.text, "the buyer is told an analyst reviews"
+    assert 'data-testid="verify-form"' not in waiting.text, "and is asked for no code"
     listed = await api.get("/api/v1/risk/holds", headers=shop.admin)
     assert reference in [item["hold"]["reference"] for item in listed.json()["items"]]
     forbidden = await api.get("/api/v1/risk/holds", headers=buyer.auth)

@@ -335,3 +335,77 @@ async def perform_interception(*, uow: UnitOfWork, shipment_id: int, reason: str
             row.id, row.reference, row.order_id, row.merchant_id, result.succeeded, result.message
         )
         await publish(uow, event, key=row.reference)
+
+
+# --- reship: a new parcel for the same order ---------------------------------------------------
+
+# A shipment that will not reach the buyer (or never left): the order may have a new one.
+GIVEN_UP = frozenset(
+    {
+        ShipmentStatus.LOST,
+        ShipmentStatus.DAMAGED,
+        ShipmentStatus.PROBLEM,
+        ShipmentStatus.REFUSED,
+        ShipmentStatus.RETURNING,
+        ShipmentStatus.RETURNED,
+        ShipmentStatus.CANCELLED,
+    }
+)
+
+
+async def reship_shipment(
+    *, uow: UnitOfWork, reference: str, carrier_code: str | None = None, stalled: bool = False
+) -> ShipmentInfo:
+    """A new shipment for the same order, lane, weight and recipient as ``reference``, with
+    the best carrier (or ``carrier_code``); its booking follows like ``request_shipment``'s.
+
+    Allowed when the old one's booking failed, or the parcel is lost, damaged, refused, on its
+    way back or cancelled; ``stalled`` (an exception case resolved by reshipping) also allows
+    it for a parcel that stopped moving. Runs in the caller's transaction and calls nobody.
+    """
+    async with uow.atomic():
+        old = await require_shipment(uow, reference, lock=True)
+        status = ShipmentStatus(old.status)
+        failed = old.booking == BookingState.FAILED
+        if status == ShipmentStatus.DELIVERED or old.booking == BookingState.PENDING:
+            raise Conflict(
+                "this shipment is delivered or still being booked: nothing to reship",
+                details={"status": status.value, "booking": old.booking},
+            )
+        if not (failed or status in GIVEN_UP or stalled):
+            raise Conflict("this parcel is still on its way", details={"status": status.value})
+        origin = Place(old.origin_province, old.origin_city)
+        destination = Place(old.dest_province, old.dest_city)
+        quote = await _choose(uow, origin, destination, old.weight_g, carrier_code)
+        carrier = await repository.get_carrier(uow.session, code=quote.code)
+        assert carrier is not None
+        row = _new_row(
+            uow, carrier_id=carrier.id, carrier_code=carrier.code, merchant_id=old.merchant_id,
+            order=(old.order_id, old.order_number, old.buyer_id), lane=(origin, destination),
+            weight_g=old.weight_g, price_fen=quote.price_fen, promise_days=quote.promise_days,
+            recipient_enc=old.recipient_enc,
+        )  # fmt: skip
+        await repository.add(uow.session, row)
+        await publish(uow, ShipmentBookingRequested(row.id, row.reference), key=row.reference)
+    return info_of(row, carrier.name)
+
+
+async def tracking_mark(*, uow: UnitOfWork, references: list[str]) -> tuple[object, ...]:
+    """A value that changes whenever anything a tracking page shows of these shipments does
+    (status, scans, ETA, booking): pages compare it to know when to redraw."""
+    marks: list[object] = []
+    for reference in references:
+        row = await repository.get_shipment(uow.session, reference=reference)
+        if row is not None:
+            marks.append(
+                (row.reference, row.version, row.booking, row.tracking_number,
+                 row.last_scan_at, row.eta_earliest, row.eta_latest, row.status)
+            )  # fmt: skip
+    return tuple(marks)
+
+
+async def delivery_rating(*, uow: UnitOfWork, reference: str) -> int | None:
+    """The stars the buyer gave this delivery, if rated."""
+    row = await require_shipment(uow, reference)
+    rating = await repository.get_rating(uow.session, shipment_id=row.id)
+    return rating.stars if rating is not None else None

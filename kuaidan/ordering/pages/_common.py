@@ -37,6 +37,8 @@ NOTICES = {
     "cancelled": "订单已取消 The order was cancelled",
     "confirmed": "已确认收货，订单完成 Receipt confirmed: the order is completed",
     "shipped": "已发货 Shipped",
+    "rated": "感谢您的评价 Thank you for rating the delivery",
+    "settings": "发货设置已保存 Shipping settings saved",
     "verified": "验证成功，请付款 Verified: you can pay now",
     "code_sent": "新验证码已发送 A new code is on its way",
 }
@@ -56,6 +58,9 @@ ERROR_ZH = {
     "payment_blocked": "付款已被拦截。",
     "not_awaiting_verification": "此付款无需验证。",
     "rate_limited": "请稍后再试。",
+    "no_carrier_available": "没有快递可以承运。",
+    "ship_from_missing": "请先设置发货地。",
+    "booking_refused": "快递公司未接单。",
 }
 CODE_RE = re.compile(r"^[0-9]{6}$")
 BUYER_TABS = ("", "pending_payment", "paid", "shipped", "delivered", "completed", "cancelled")

@@ -252,6 +252,9 @@ async def _result_page(
     paid = await service.checkout_payment_status(uow=uow, reference=checkout.reference)
     state = _result_state(checkout, paid)
     waiting = state == "awaiting_payment" and uow.now() < checkout.payment_deadline
+    code_asked = state == "held" and await service.hold_awaits_code(
+        uow=uow, reference=checkout.reference
+    )
     context = {
         "result": result,
         "checkout": checkout,
@@ -259,7 +262,8 @@ async def _result_page(
         "payable": waiting and checkout.pay_url is not None,
         # Released from a hold: the pay link reaches the checkout a moment later.
         "preparing": waiting and checkout.pay_url is None and paid is PaymentStatus.CREATED,
-        "can_verify": user.role is Role.BUYER,
+        "can_verify": code_asked and user.role is Role.BUYER,
+        "under_review": state == "held" and not code_asked,
         "tries_left": error.details.get("tries_left") if error else None,
         "notice": notice,
         "error": message_of(error) if error else None,

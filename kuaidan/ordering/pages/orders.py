@@ -1,4 +1,5 @@
-"""The buyer's orders and the merchant's order console."""
+"""The buyer's orders (with the parcel's tracking, live) and the merchant's order console
+(shipping through a proposed carrier)."""
 
 from __future__ import annotations
 
@@ -98,12 +99,25 @@ async def _order_page(
     error: DomainError | None = None,
     form: Mapping[str, str] | None = None,
 ) -> Response:
-    """One order as its buyer or its merchant sees it, with the buttons they may press."""
+    """One order as its buyer or its merchant sees it, with its parcel and the buttons they
+    may press (the merchant's ship form lists the proposed carriers)."""
     view = await service.get_order(uow=uow, number=number, viewer=user)
+    tracking = await service.get_tracking(uow=uow, number=number, viewer=user)
     merchant = user.role is Role.MERCHANT
+    actions = [a.value for a in view.actions_for(Actor.MERCHANT if merchant else Actor.BUYER)]
+    options, ship_from_missing = [], False
+    if merchant and ("ship" in actions or tracking.booking_failed):
+        try:
+            options = await service.propose_carriers(uow=uow, number=number, by=user)
+        except DomainError as exc:
+            ship_from_missing = exc.code == "ship_from_missing"
     context = {
         "order": view,
-        "actions": [a.value for a in view.actions_for(Actor.MERCHANT if merchant else Actor.BUYER)],
+        "tracking": tracking,
+        "options": options,
+        "ship_from_missing": ship_from_missing,
+        "zone": deps.container_of(request).settings.timezone,
+        "actions": actions,
         "base": "/merchant/orders" if merchant else "/orders",
         "notice": notice,
         "error": message_of(error) if error else None,
@@ -193,12 +207,42 @@ async def merchant_order_ship(
     uow: deps.Uow,
     staff: MerchantPage,
     number: str,
-    carrier: FormText = "",
+    carrier_code: FormText = "",
     tracking_number: FormText = "",
+    weight_g: FormText = "",
 ) -> Response:
-    """Hand the parcel to a carrier: its name and the tracking number."""
+    """Ship with the chosen carrier (the best one is preselected), or a parcel the shop booked
+    itself (its tracking number, with the chosen carrier)."""
+    typed = {
+        "carrier_code": carrier_code[:30],
+        "tracking_number": tracking_number[:40],
+        "weight_g": weight_g[:6],
+    }
+    try:
+        weight = int(weight_g) if weight_g.strip() else service.DEFAULT_WEIGHT_G
+    except ValueError:
+        weight = 0  # refused below as a weight, with the form shown again
     change = service.ship_order(
-        uow=uow, number=number, by=staff, carrier=carrier, tracking_number=tracking_number
+        uow=uow,
+        number=number,
+        by=staff,
+        carrier_code=carrier_code.strip() or None,
+        tracking_number=tracking_number.strip() or None,
+        weight_g=weight,
     )
-    typed = {"carrier": carrier[:50], "tracking_number": tracking_number[:40]}
     return await _act(request, uow, staff, number, change, done="shipped", form=typed)
+
+
+@router.post("/orders/{number}/delivery-rating", dependencies=[deps.CsrfProtected])
+async def my_order_rate(
+    request: Request,
+    uow: deps.Uow,
+    buyer: BuyerPage,
+    number: str,
+    stars: FormText = "",
+    comment: FormText = "",
+) -> Response:
+    """The buyer rates the delivery of a delivered parcel (1-5 stars, once)."""
+    count = int(stars) if stars.strip().isdigit() else 0
+    change = service.rate_delivery(uow=uow, number=number, by=buyer, stars=count, comment=comment)
+    return await _act(request, uow, buyer, number, change, done="rated")

@@ -1,6 +1,6 @@
-"""Ordering use cases, one module per concern: carts, placement, checkouts, orders, and the
-platform's own changes (lifecycle). Keyword-only functions that own their transaction and
-return the read models of ``ordering.readmodels``."""
+"""Ordering use cases, one module per concern: carts, placement, checkouts, orders, shipping
+and tracking, and the platform's own changes (lifecycle). Keyword-only functions that own
+their transaction and return the read models of ``ordering.readmodels``."""
 
 from __future__ import annotations
 
@@ -33,10 +33,32 @@ from kuaidan.ordering.service.orders import (
     list_orders,
     mark_delivered,
     require_merchant,
+)
+from kuaidan.ordering.service.pages_support import (
+    cart_count,
+    checkout_payment_status,
+    hold_awaits_code,
+)
+from kuaidan.ordering.service.placement import checkout_cart, place_checkout
+from kuaidan.ordering.service.shipping import (
+    DEFAULT_WEIGHT_G,
+    auto_book,
+    get_shipping_settings,
+    propose_carriers,
+    set_shipping_settings,
     ship_order,
 )
-from kuaidan.ordering.service.pages_support import cart_count, checkout_payment_status
-from kuaidan.ordering.service.placement import checkout_cart, place_checkout
+from kuaidan.ordering.service.tracking import (
+    deliver_from_carrier,
+    get_tracking,
+    note_booked,
+    note_booking_failed,
+    note_exception,
+    rate_delivery,
+    resolve_from_case,
+    tell_buyer_of_exception,
+    tracking_mark,
+)
 
 if TYPE_CHECKING:
     from kuaidan.config import Settings
@@ -51,31 +73,46 @@ def policy_from_settings(settings: Settings) -> OrderingPolicy:
 
 
 __all__ = [
+    "DEFAULT_WEIGHT_G",
     "actor_of",
     "add_cart_item",
+    "auto_book",
     "auto_complete_orders",
     "cancel_order",
     "cart_count",
     "checkout_cart",
     "checkout_payment_status",
     "confirm_receipt",
+    "deliver_from_carrier",
     "expire_overdue_orders",
     "get_cart",
     "get_checkout",
     "get_order",
+    "get_shipping_settings",
+    "get_tracking",
+    "hold_awaits_code",
     "list_merchant_orders",
     "list_orders",
     "mark_delivered",
     "merge_guest_cart",
     "new_guest_key",
+    "note_booked",
+    "note_booking_failed",
+    "note_exception",
     "place_checkout",
     "policy_from_settings",
+    "propose_carriers",
     "prune",
+    "rate_delivery",
     "record_payment",
     "record_refund",
     "refresh_checkout_payment",
     "remove_cart_item",
     "require_merchant",
+    "resolve_from_case",
     "set_cart_item",
+    "set_shipping_settings",
     "ship_order",
+    "tell_buyer_of_exception",
+    "tracking_mark",
 ]

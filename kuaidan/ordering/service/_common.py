@@ -134,19 +134,19 @@ def add_timeline(
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
-) -> None:
-    uow.session.add(
-        OrderEvent(
-            order_id=row.id,
-            at=uow.now(),
-            actor=actor.value,
-            actor_id=actor_id,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            note=note[:500] if note else None,
-        )
+) -> OrderEvent:
+    event = OrderEvent(
+        order_id=row.id,
+        at=uow.now(),
+        actor=actor.value,
+        actor_id=actor_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note[:500] if note else None,
     )
+    uow.session.add(event)
+    return event
 
 
 async def change_status(
@@ -274,11 +274,30 @@ def _entry(row: OrderEvent) -> TimelineEntry:
 
 
 async def order_view(uow: UnitOfWork, row: Order) -> OrderView:
-    lines = (await repository.lines_of(uow.session, [row.id]))[row.id]
-    names = await merchant_names(uow, [row.merchant_id])
-    timeline = await repository.timeline_of(uow.session, row.id)
+    return (await order_views(uow, [row]))[0]
+
+
+async def order_views(uow: UnitOfWork, rows: Sequence[Order]) -> list[OrderView]:
+    """The full views of ``rows``: three reads (lines, shops, timelines) whatever their number."""
+    ids = [row.id for row in rows]
+    lines = await repository.lines_of(uow.session, ids)
+    names = await merchant_names(uow, {row.merchant_id for row in rows})
+    timelines = await repository.timelines_of(uow.session, ids)
+    return [
+        view_of(uow.cipher, row, lines[row.id], names.get(row.merchant_id, ""), timelines[row.id])
+        for row in rows
+    ]
+
+
+def view_of(
+    cipher: Cipher,
+    row: Order,
+    lines: Sequence[OrderLine],
+    merchant_name: str,
+    timeline: Sequence[OrderEvent],
+) -> OrderView:
     return OrderView(
-        summary=summary_of(uow.cipher, row, lines, names.get(row.merchant_id, "")),
+        summary=summary_of(cipher, row, lines, merchant_name),
         items_fen=row.items_fen,
         shipping_fen=row.shipping_fen,
         paid_at=row.paid_at,
@@ -292,7 +311,8 @@ async def order_view(uow: UnitOfWork, row: Order) -> OrderView:
         note=row.note,
         refund_request_no=row.refund_request_no,
         refunded_at=row.refunded_at,
-        address=address_of(uow.cipher, row),
+        shipment_reference=row.shipment_reference,
+        address=address_of(cipher, row),
         lines=tuple(line_view(line) for line in lines),
         timeline=tuple(_entry(event) for event in timeline),
     )

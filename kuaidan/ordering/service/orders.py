@@ -1,6 +1,6 @@
-"""Orders after placement: reading them, and the people's changes (cancel, ship, confirm
-receipt, mark delivered). Every change is a checked transition with a timeline entry and an
-event in the same transaction."""
+"""Orders after placement: reading them, and the people's changes (cancel, confirm receipt,
+mark delivered; shipping is in ``shipping``). Every change is a checked transition with a
+timeline entry and an event in the same transaction."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from kuaidan.ordering.domain import (
     OrderAction,
     OrderStatus,
     TimelineAction,
-    check_shipment,
     clean_reason,
     refund_request_no,
     requires_refund,
     stock_holder,
 )
-from kuaidan.ordering.events import OrderCancelled, OrderCompleted, OrderDelivered, OrderShipped
+from kuaidan.ordering.events import OrderCancelled, OrderCompleted, OrderDelivered
 from kuaidan.ordering.models import Order
 from kuaidan.ordering.readmodels import OrderSummary, OrderView
 from kuaidan.ordering.service import _common as common
+from kuaidan.ordering.service.live import announce
 from kuaidan.payments import service as payments
 
 # --- reading --------------------------------------------------------------------------------
@@ -146,37 +146,6 @@ async def cancel_order(*, uow: UnitOfWork, number: str, by: UserInfo, reason: st
 # --- shipping, delivery, completion ---------------------------------------------------------
 
 
-async def ship_order(
-    *, uow: UnitOfWork, number: str, by: UserInfo, carrier: str, tracking_number: str
-) -> OrderView:
-    """The merchant hands the parcel to a carrier: the reserved stock is sold."""
-    carrier, tracking_number = check_shipment(carrier, tracking_number)
-    async with uow.atomic():
-        row = await common.visible_order(uow, number, by)
-        now = uow.now()
-        await common.change_status(
-            uow,
-            row,
-            OrderAction.SHIP,
-            actor=common.actor_of(by),
-            actor_id=by.id,
-            note=f"{carrier} {tracking_number}",
-            values={"shipped_at": now, "carrier": carrier, "tracking_number": tracking_number},
-        )
-        await inventory.consume(uow=uow, holder=stock_holder(row.id))
-        event = OrderShipped(
-            order_id=row.id,
-            number=common.number_of(uow.cipher, row),
-            buyer_id=row.buyer_id,
-            merchant_id=row.merchant_id,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            shipped_at=now,
-        )
-        await publish(uow, event, key=f"order:{row.id}")
-    return await get_order(uow=uow, number=number, viewer=by)
-
-
 async def complete_row(
     uow: UnitOfWork, row: Order, action: OrderAction, *, actor: Actor, actor_id: int | None
 ) -> None:
@@ -207,6 +176,31 @@ async def confirm_receipt(*, uow: UnitOfWork, number: str, by: UserInfo) -> Orde
     return await get_order(uow=uow, number=number, viewer=by)
 
 
+async def deliver_row(
+    uow: UnitOfWork, row: Order, *, actor: Actor, actor_id: int | None, note: str | None
+) -> None:
+    """``row`` reached the buyer: delivered, with its event."""
+    now = uow.now()
+    await common.change_status(
+        uow,
+        row,
+        OrderAction.DELIVER,
+        actor=actor,
+        actor_id=actor_id,
+        note=note,
+        values={"delivered_at": now},
+    )
+    event = OrderDelivered(
+        order_id=row.id,
+        number=common.number_of(uow.cipher, row),
+        buyer_id=row.buyer_id,
+        merchant_id=row.merchant_id,
+        delivered_at=now,
+    )
+    await publish(uow, event, key=f"order:{row.id}")
+    announce(uow, row.id, "delivered")
+
+
 async def mark_delivered(
     *, uow: UnitOfWork, number: str, by: UserInfo | None = None, note: str | None = None
 ) -> OrderView | None:
@@ -220,24 +214,7 @@ async def mark_delivered(
         else:
             row = await common.visible_order(uow, number, by)
             actor, actor_id = common.actor_of(by), by.id
-        now = uow.now()
-        await common.change_status(
-            uow,
-            row,
-            OrderAction.DELIVER,
-            actor=actor,
-            actor_id=actor_id,
-            note=note,
-            values={"delivered_at": now},
-        )
-        event = OrderDelivered(
-            order_id=row.id,
-            number=common.number_of(uow.cipher, row),
-            buyer_id=row.buyer_id,
-            merchant_id=row.merchant_id,
-            delivered_at=now,
-        )
-        await publish(uow, event, key=f"order:{row.id}")
+        await deliver_row(uow, row, actor=actor, actor_id=actor_id, note=note)
     return None if by is None else await get_order(uow=uow, number=number, viewer=by)
 
 

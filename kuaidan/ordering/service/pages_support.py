@@ -1,13 +1,17 @@
-"""Small reads the HTML pages need beside the main use cases: the header's cart count and
-whether a checkout's payment went through at the provider before its orders caught up."""
+"""Small reads the HTML pages need beside the main use cases: the header's cart count,
+whether a checkout's payment went through at the provider before its orders caught up, and
+whether a held payment waits for the buyer's code or for an analyst."""
 
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import NotFound
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import CartOwner, hash_guest_key
 from kuaidan.payments import service as payments
 from kuaidan.payments.domain import PaymentStatus
+from kuaidan.risk import service as risk
+from kuaidan.risk.domain import Action, AttemptStatus
 
 
 async def cart_count(*, uow: UnitOfWork, owner: CartOwner) -> int:
@@ -31,3 +35,13 @@ async def checkout_payment_status(*, uow: UnitOfWork, reference: str) -> Payment
     """
     info = await payments.get_payment(uow=uow, reference=reference)
     return None if info is None else info.status
+
+
+async def hold_awaits_code(*, uow: UnitOfWork, reference: str) -> bool:
+    """Whether the held payment ``reference`` waits for the buyer's one-time code (True) or
+    for a risk analyst's review (False: no code was sent, so none can be asked for)."""
+    try:
+        hold = await risk.get_hold(uow=uow, reference=reference)
+    except NotFound:
+        return False
+    return hold.status is AttemptStatus.HELD and hold.action is Action.VERIFY
