@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, NotFound
 from kuaidan.ordering import repository
 from kuaidan.ordering.models import Checkout
-from kuaidan.ordering.readmodels import CheckoutResult, CheckoutView
+from kuaidan.ordering.readmodels import CheckoutResult, CheckoutView, OrderSummary, OrderView
 from kuaidan.ordering.service import _common as common
 from kuaidan.payments import service as payments
 
 log = logging.getLogger(__name__)
 
 
-async def _view(uow: UnitOfWork, row: Checkout) -> CheckoutView:
-    orders = await repository.orders_of_checkout(uow.session, row.id)
+def _view(uow: UnitOfWork, row: Checkout, summaries: Sequence[OrderSummary]) -> CheckoutView:
     return CheckoutView(
         reference=common.reference_of(uow.cipher, row.id, row.created_at),
         buyer_id=row.buyer_id,
@@ -29,8 +29,16 @@ async def _view(uow: UnitOfWork, row: Checkout) -> CheckoutView:
         payment_deadline=row.payment_deadline,
         payment_id=row.payment_id,
         pay_url=row.pay_url,
-        orders=tuple(await common.summaries(uow, orders)),
+        orders=tuple(summaries),
     )
+
+
+def result_of(
+    uow: UnitOfWork, row: Checkout, views: Sequence[OrderView], *, created: bool
+) -> CheckoutResult:
+    """A checkout's result from its row and its orders' views (nothing read)."""
+    checkout = _view(uow, row, [view.summary for view in views])
+    return CheckoutResult(checkout=checkout, orders=tuple(views), created=created)
 
 
 async def checkout_result(uow: UnitOfWork, checkout_id: int, *, created: bool) -> CheckoutResult:
@@ -38,11 +46,7 @@ async def checkout_result(uow: UnitOfWork, checkout_id: int, *, created: bool) -
     if row is None:
         raise NotFound("no such checkout")
     orders = await repository.orders_of_checkout(uow.session, checkout_id)
-    return CheckoutResult(
-        checkout=await _view(uow, row),
-        orders=tuple([await common.order_view(uow, order) for order in orders]),
-        created=created,
-    )
+    return result_of(uow, row, await common.order_views(uow, orders), created=created)
 
 
 async def _visible_checkout(uow: UnitOfWork, reference: str, viewer: UserInfo) -> Checkout:
@@ -69,7 +73,8 @@ async def refresh_checkout_payment(
     Calls the provider, so it runs with no transaction open.
     """
     row = await _visible_checkout(uow, reference, viewer)
-    view = await _view(uow, row)
+    orders = await repository.orders_of_checkout(uow.session, row.id)
+    view = _view(uow, row, await common.summaries(uow, orders))
     if view.awaiting_payment:
         try:
             await payments.sync_payment(uow=uow, reference=view.reference)

@@ -43,11 +43,11 @@ from kuaidan.ordering.domain import (
     stock_holder,
 )
 from kuaidan.ordering.events import OrderCreated, OrderLineFacts
-from kuaidan.ordering.models import Checkout, IdempotencyKey, Order, OrderLine
-from kuaidan.ordering.readmodels import CheckoutResult
+from kuaidan.ordering.models import Checkout, IdempotencyKey, Order, OrderEvent, OrderLine
+from kuaidan.ordering.readmodels import CheckoutResult, OrderView
 from kuaidan.ordering.service import _common as common
 from kuaidan.ordering.service.carts import is_orderable
-from kuaidan.ordering.service.checkouts import checkout_result
+from kuaidan.ordering.service.checkouts import checkout_result, result_of
 from kuaidan.payments import service as payments
 from kuaidan.risk.domain import RiskContext
 
@@ -172,11 +172,13 @@ async def _in_transaction(
             await repository.add_idempotency_key(uow.session, row)
             if request.from_cart:
                 request = await _from_cart(uow, buyer, request)
-            row.checkout_id = await _place(uow, buyer, request, policy or OrderingPolicy(), hold)
+            placed = await _place(uow, buyer, request, policy or OrderingPolicy(), hold)
+            row.checkout_id = placed.checkout.id
             if request.cart_id is not None:
                 skus = [sku for sku, _ in request.items]
                 await repository.delete_cart_items(uow.session, request.cart_id, skus)
-            return await checkout_result(uow, row.checkout_id, created=True)
+            # The answer is built from what was just written: nothing is read back.
+            return result_of(uow, placed.checkout, placed.views(uow), created=True)
     except IntegrityError:
         # A concurrent request with this key committed first: answer with its result.
         stored = await repository.get_idempotency_key(uow.session, buyer.id, key)
@@ -215,8 +217,9 @@ async def _from_cart(uow: UnitOfWork, buyer: UserInfo, request: _Request) -> _Re
 
 async def _priced_lines(
     uow: UnitOfWork, request: _Request
-) -> tuple[list[Line], dict[int, SkuInfo]]:
-    """Today's lines for the request; unknown, unsellable or repriced items refuse it."""
+) -> tuple[list[Line], dict[int, SkuInfo], dict[int, str]]:
+    """Today's lines for the request, its SKUs and its shops' names; unknown, unsellable or
+    repriced items refuse it."""
     skus = await catalog.get_skus(uow=uow, sku_ids=[sku for sku, _ in request.items])
     unknown = [sku for sku, _ in request.items if sku not in skus]
     if unknown:
@@ -234,7 +237,7 @@ async def _priced_lines(
     changes = price_changes(request.seen_prices, lines)
     if changes:
         raise price_changed_error(changes)
-    return lines, skus
+    return lines, skus, {merchant_id: shop.name for merchant_id, shop in shops.items()}
 
 
 async def _address(uow: UnitOfWork, buyer: UserInfo, address_id: int) -> AddressInfo:
@@ -246,14 +249,42 @@ async def _address(uow: UnitOfWork, buyer: UserInfo, address_id: int) -> Address
         ) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """What a placement wrote, enough to answer with (rows as written, shop names)."""
+
+    checkout: Checkout
+    orders: list[_NewOrder]
+    shop_names: Mapping[int, str]
+
+    def views(self, uow: UnitOfWork) -> list[OrderView]:
+        return [
+            common.view_of(
+                uow.cipher,
+                new.order,
+                new.lines,
+                self.shop_names.get(new.order.merchant_id, ""),
+                [new.placed],
+            )
+            for new in self.orders
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class _NewOrder:
+    order: Order
+    lines: list[OrderLine]
+    placed: OrderEvent
+
+
 async def _place(
     uow: UnitOfWork,
     buyer: UserInfo,
     request: _Request,
     policy: OrderingPolicy,
     hold: FlashHold | None = None,
-) -> int:
-    lines, skus = await _priced_lines(uow, request)
+) -> _Placed:
+    lines, skus, shop_names = await _priced_lines(uow, request)
     address = await _address(uow, buyer, request.address_id)
     groups = group_by_merchant(lines)
     now = uow.now()
@@ -269,10 +300,11 @@ async def _place(
     )
     await repository.add(uow.session, checkout)
     images = {line.product_id: skus[line.sku_id].product_image for line in lines}
-    orders = [
+    written = [
         await _new_order(uow, buyer, checkout, group, address, request.note, skus, images)
         for group in groups
     ]
+    orders = [new.order for new in written]
     available = await _reserve(uow, buyer, orders, groups, hold)
     await common.refresh_products(
         uow, {skus[sku].product_id for sku, left in available.items() if left <= 0}
@@ -280,7 +312,7 @@ async def _place(
     await _start_payment(uow, buyer, checkout, skus, lines, request.context)
     for order, group in zip(orders, groups, strict=True):
         await publish(uow, _created(uow, order, group), key=f"order:{order.id}")
-    return checkout.id
+    return _Placed(checkout, written, shop_names)
 
 
 async def _reserve(
@@ -316,7 +348,7 @@ async def _new_order(
     note: str | None,
     skus: Mapping[int, SkuInfo],
     images: Mapping[int, str | None],
-) -> Order:
+) -> _NewOrder:
     order = Order(
         checkout_id=checkout.id,
         buyer_id=buyer.id,
@@ -333,10 +365,9 @@ async def _new_order(
         version=1,
     )
     await repository.add(uow.session, order)
-    await repository.add(
-        uow.session, *[_order_line(order, line, skus, images) for line in group.lines]
-    )
-    common.add_timeline(
+    lines = [_order_line(order, line, skus, images) for line in group.lines]
+    await repository.add(uow.session, *lines)
+    placed = common.add_timeline(
         uow,
         order,
         action=TimelineAction.PLACED.value,
@@ -344,7 +375,7 @@ async def _new_order(
         actor_id=buyer.id,
         to_status=OrderStatus.PENDING_PAYMENT.value,
     )
-    return order
+    return _NewOrder(order, lines, placed)
 
 
 def _address_snapshot(cipher: Cipher, address: AddressInfo) -> dict[str, Any]:
