@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import InvalidInput, NotFound
 from kuaidan.core.outbox import publish
@@ -19,6 +22,18 @@ from kuaidan.logistics.domain.selection import effective_quality, rank_carriers
 from kuaidan.logistics.events import CarrierStatusChanged
 from kuaidan.logistics.models import Carrier
 from kuaidan.logistics.service._common import profile_of
+from kuaidan.security import service as audit
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierEntry:
+    """A carrier as the console shows it: its profile and why it has its status."""
+
+    profile: CarrierProfile
+    status_reason: str
+    status_changed_at: datetime
 
 
 def _row(profile: CarrierProfile, uow: UnitOfWork) -> Carrier:
@@ -117,3 +132,38 @@ async def quote_carriers(
     return rank_carriers(
         carriers, origin=origin, destination=destination, weight_g=weight_g, quality=quality
     )
+
+
+async def carrier_registry(*, uow: UnitOfWork) -> list[CarrierEntry]:
+    """Every carrier with the reason and time of its current status (the console's list)."""
+    return [
+        CarrierEntry(profile_of(row), row.status_reason, row.status_changed_at)
+        for row in await repository.list_carriers(uow.session)
+    ]
+
+
+async def change_carrier_status(
+    *, uow: UnitOfWork, code: str, status: CarrierStatus, reason: str, actor_id: int
+) -> CarrierProfile:
+    """An operator's change of a carrier's status: a reason is required, and the change is
+    written to the audit log in the same transaction (nothing when the status is unchanged)."""
+    cleaned = " ".join(reason.split())
+    if not cleaned:
+        raise InvalidInput("a change of status needs a reason")
+    if len(cleaned) > MAX_REASON:
+        raise InvalidInput(f"a reason is at most {MAX_REASON} characters")
+    async with uow.atomic():
+        row = await repository.get_carrier(uow.session, code=code, for_update=True)
+        if row is None:
+            raise NotFound("no such carrier", details={"code": code})
+        before = row.status
+        after = await set_carrier_status(uow=uow, code=code, status=status, reason=cleaned)
+        if before != after.status:
+            await audit.record(
+                uow=uow,
+                actor_id=actor_id,
+                action="logistics.carrier_status_changed",
+                subject=f"carrier:{code}",
+                details={"from": before, "to": after.status.value, "reason": cleaned},
+            )
+    return after

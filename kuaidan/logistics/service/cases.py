@@ -3,26 +3,61 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.errors import Conflict, InvalidInput, NotFound
+from kuaidan.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuaidan.core.outbox import publish
 from kuaidan.logistics import repository
 from kuaidan.logistics.domain import (
     CaseStatus,
     ExceptionCaseInfo,
     ExceptionKind,
+    Place,
     Resolution,
     ShipmentStatus,
 )
 from kuaidan.logistics.domain.cases import Detected, ShipmentFacts, detect
 from kuaidan.logistics.events import ShipmentExceptionOpened, ShipmentExceptionResolved
 from kuaidan.logistics.models import ExceptionCase, Shipment
-from kuaidan.logistics.service._common import config_of
+from kuaidan.logistics.service._common import config_of, profile_of
+from kuaidan.security import service as audit
 
 BATCH = 200
 MAX_NOTES = 8000
+MAX_NOTE = 500
+# Cases a merchant may close by chasing the carrier: the parcel can still move again. The
+# others (lost, damaged, refused, returning) end in a reship, refund or claim the platform
+# decides.
+MERCHANT_CHASE_KINDS = frozenset(
+    {
+        ExceptionKind.NO_PICKUP,
+        ExceptionKind.STALE_IN_TRANSIT,
+        ExceptionKind.STALE_AT_DESTINATION,
+        ExceptionKind.PROBLEM,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case with the facts of its shipment, as the consoles show it."""
+
+    case: ExceptionCaseInfo
+    order_id: int | None
+    order_number: str | None
+    merchant_id: int
+    carrier_code: str
+    tracking_number: str | None
+    shipment_status: ShipmentStatus
+    origin: Place
+    destination: Place
+    resolved_by: str | None
+
+    @property
+    def merchant_may_chase(self) -> bool:
+        return self.case.status == CaseStatus.OPEN and self.case.kind in MERCHANT_CHASE_KINDS
 
 
 def _facts(row: Shipment) -> ShipmentFacts:
@@ -142,12 +177,52 @@ def _append(notes: str, text: str, *, at: datetime, actor: str) -> str:
     return (f"{notes}\n{line}" if notes else line)[-MAX_NOTES:]
 
 
-async def add_case_note(*, uow: UnitOfWork, case_id: int, note: str, actor: str) -> None:
+async def add_case_note(
+    *,
+    uow: UnitOfWork,
+    case_id: int,
+    note: str,
+    actor: str,
+    merchant_id: int | None = None,
+) -> None:
+    """Append a note; with ``merchant_id`` only that merchant's own case is found."""
+    if not " ".join(note.split()):
+        raise InvalidInput("a note needs some text")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
     async with uow.atomic():
         case = await repository.get_case(uow.session, case_id=case_id, for_update=True)
         if case is None:
             raise NotFound("no such exception case")
+        await _check_owner(uow, case, merchant_id)
         case.notes = _append(case.notes, note, at=uow.now(), actor=actor)
+
+
+async def _check_owner(uow: UnitOfWork, case: ExceptionCase, merchant_id: int | None) -> None:
+    """A merchant sees only the cases of its own shipments (anyone else's is not found)."""
+    if merchant_id is None:
+        return
+    row = await repository.get_shipment(uow.session, shipment_id=case.shipment_id)
+    if row is None or row.merchant_id != merchant_id:
+        raise NotFound("no such exception case")
+
+
+async def _check_claim(
+    uow: UnitOfWork, case: ExceptionCase, resolution: Resolution, claim_fen: int
+) -> None:
+    if resolution != Resolution.CLAIM:
+        return
+    if claim_fen < 1:
+        raise InvalidInput("a claim names the compensation the carrier owes, above zero")
+    carrier = await repository.get_carrier(uow.session, carrier_id=case.carrier_id)
+    if carrier is None:
+        return
+    cap = profile_of(carrier).agreement.penalties.lost_compensation_cap_fen
+    if claim_fen > cap:
+        raise InvalidInput(
+            "the claim exceeds the agreement's cap per parcel",
+            details={"claim_fen": claim_fen, "cap_fen": cap},
+        )
 
 
 async def resolve_exception(
@@ -158,21 +233,37 @@ async def resolve_exception(
     actor: str,
     note: str = "",
     claim_fen: int = 0,
+    actor_id: int | None = None,
+    merchant_id: int | None = None,
 ) -> ExceptionCaseInfo:
-    """Close an open case; a claim records the compensation the carrier owes (fen)."""
+    """Close an open case; a claim records the compensation the carrier owes (fen, at most
+    the agreement's cap per parcel). With ``merchant_id`` it is that merchant closing its own
+    case, which it may do only by chasing the carrier. A person's resolution (``actor_id``) is
+    written to the audit log in the same transaction."""
+    if isinstance(claim_fen, bool) or not isinstance(claim_fen, int):
+        raise InvalidInput("a claim is whole fen")
     if claim_fen < 0 or (claim_fen and resolution != Resolution.CLAIM):
         raise InvalidInput("only a claim carries an amount, and never a negative one")
+    if merchant_id is not None and resolution != Resolution.CHASE:
+        raise Forbidden("a merchant resolves a case only by chasing the carrier")
     async with uow.atomic():
         case = await repository.get_case(uow.session, case_id=case_id, for_update=True)
         if case is None:
             raise NotFound("no such exception case")
+        await _check_owner(uow, case, merchant_id)
         if case.status != CaseStatus.OPEN:
-            raise Conflict("this case is resolved already")
+            raise Conflict(
+                "this case is resolved already",
+                details={"case_id": case.id, "resolution": case.resolution},
+            )
+        if merchant_id is not None and case.kind not in MERCHANT_CHASE_KINDS:
+            raise Conflict("the platform decides this case: reship, refund or claim")
+        await _check_claim(uow, case, resolution, claim_fen)
         row = await repository.get_shipment(uow.session, shipment_id=case.shipment_id)
         assert row is not None
         case.status, case.resolution = CaseStatus.RESOLVED.value, resolution.value
         case.claim_fen, case.resolved_at, case.resolved_by = claim_fen, uow.now(), actor[:50]
-        case.notes = _append(case.notes, note, at=uow.now(), actor=actor)
+        case.notes = _append(case.notes, note[:MAX_NOTE], at=uow.now(), actor=actor)
         event = ShipmentExceptionResolved(
             case.id,
             case.kind,
@@ -185,4 +276,73 @@ async def resolve_exception(
             uow.now(),
         )
         await publish(uow, event, key=row.reference)
+        if actor_id is not None:
+            details = {"resolution": resolution.value, "claim_fen": claim_fen, "kind": case.kind}
+            await audit.record(
+                uow=uow,
+                actor_id=actor_id,
+                action="logistics.case_resolved",
+                subject=f"exception_case:{case.id}",
+                details={**details, "shipment": row.reference},
+            )
     return _case_info(case, row.reference)
+
+
+def _view(case: ExceptionCase, row: Shipment) -> CaseView:
+    return CaseView(
+        case=_case_info(case, row.reference),
+        order_id=row.order_id,
+        order_number=row.order_number,
+        merchant_id=row.merchant_id,
+        carrier_code=row.carrier_code,
+        tracking_number=row.tracking_number,
+        shipment_status=ShipmentStatus(row.status),
+        origin=Place(row.origin_province, row.origin_city),
+        destination=Place(row.dest_province, row.dest_city),
+        resolved_by=case.resolved_by,
+    )
+
+
+async def search_exception_cases(
+    *,
+    uow: UnitOfWork,
+    status: CaseStatus | None = None,
+    kind: ExceptionKind | None = None,
+    carrier_code: str | None = None,
+    merchant_id: int | None = None,
+    order_number: str | None = None,
+    opened_before: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[CaseView]:
+    """The consoles' queue: open cases first, oldest first, with their shipments."""
+    carrier_id = None
+    if carrier_code is not None:
+        carrier = await repository.get_carrier(uow.session, code=carrier_code)
+        if carrier is None:
+            return []
+        carrier_id = carrier.id
+    found = await repository.search_cases(
+        uow.session,
+        status=status.value if status else None,
+        kind=kind.value if kind else None,
+        carrier_id=carrier_id,
+        merchant_id=merchant_id,
+        order_number=order_number,
+        opened_before=opened_before,
+        limit=max(1, min(limit, 200)),
+        offset=max(0, offset),
+    )
+    return [_view(case, row) for case, row in found]
+
+
+async def get_exception_case(
+    *, uow: UnitOfWork, case_id: int, merchant_id: int | None = None
+) -> CaseView:
+    """One case with its shipment; with ``merchant_id`` only that merchant's own."""
+    found = await repository.search_cases(
+        uow.session, case_id=case_id, merchant_id=merchant_id, limit=1
+    )
+    if not found:
+        raise NotFound("no such exception case", details={"case_id": case_id})
+    return _view(*found[0])

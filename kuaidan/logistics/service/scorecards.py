@@ -4,12 +4,13 @@ breaching its agreement on probation or suspends it."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.errors import Conflict, Forbidden, InvalidInput
+from kuaidan.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuaidan.logistics import repository
-from kuaidan.logistics.domain import ShipmentStatus
+from kuaidan.logistics.domain import CarrierProfile, CarrierStatus, ShipmentStatus
 from kuaidan.logistics.domain.scorecards import (
     CarrierScorecardInfo,
     Scorecard,
@@ -20,6 +21,7 @@ from kuaidan.logistics.domain.scorecards import (
 from kuaidan.logistics.models import Carrier, CarrierScorecard, DeliveryRating
 from kuaidan.logistics.service._common import config_of, profile_of, require_shipment
 from kuaidan.logistics.service.carriers import set_carrier_status
+from kuaidan.security import service as audit
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 FINISHED = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.LOST)
@@ -141,3 +143,70 @@ async def review_carriers(
     """The scorecard job: the last complete period's scorecards, with penalties applied."""
     start, end = last_complete_period(now or uow.now(), config_of(uow).scorecard_period)
     return await compute_scorecards(uow=uow, start=start, end=end, apply_penalties=True)
+
+
+MAX_PERIODS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScorecard:
+    """A scorecard as it was stored, with when it was computed."""
+
+    info: CarrierScorecardInfo
+    computed_at: datetime
+
+
+async def carrier_scorecards(
+    *, uow: UnitOfWork, code: str, periods: int = 6
+) -> tuple[CarrierProfile, list[StoredScorecard]]:
+    """The carrier and its stored scorecards of its latest ``periods`` periods, oldest first."""
+    carrier = await repository.get_carrier(uow.session, code=code)
+    if carrier is None:
+        raise NotFound("no such carrier", details={"code": code})
+    rows = await repository.scorecards_of(
+        uow.session, carrier_id=carrier.id, limit=max(1, min(periods, MAX_PERIODS))
+    )
+    cards = [
+        StoredScorecard(
+            CarrierScorecardInfo(
+                carrier.code,
+                row.period_start,
+                row.period_end,
+                Scorecard(
+                    shipments=row.shipments,
+                    finished=row.finished,
+                    delivered=row.delivered,
+                    on_time=row.on_time,
+                    intact=row.intact,
+                    with_exceptions=row.with_exceptions,
+                    claims_fen=row.claims_fen,
+                    ratings=row.ratings,
+                    satisfaction=row.satisfaction,
+                ),
+                tuple(row.breaches or ()),
+                CarrierStatus(row.status_after),
+            ),
+            row.computed_at,
+        )
+        for row in reversed(rows)
+    ]
+    return profile_of(carrier), cards
+
+
+async def review_carriers_now(
+    *, uow: UnitOfWork, actor_id: int, now: datetime | None = None
+) -> list[CarrierScorecardInfo]:
+    """An operator runs the scorecard job now (the last complete period, penalties applied
+    once per period); the run is written to the audit log."""
+    moment = now or uow.now()
+    async with uow.atomic():
+        cards = await review_carriers(uow=uow, now=moment)
+        start, end = last_complete_period(moment, config_of(uow).scorecard_period)
+        await audit.record(
+            uow=uow,
+            actor_id=actor_id,
+            action="logistics.scorecards_computed",
+            subject=f"period:{start:%Y-%m-%d}/{end:%Y-%m-%d}",
+            details={"carriers": len(cards), "breaching": sum(1 for c in cards if c.breaches)},
+        )
+    return cards
