@@ -26,9 +26,14 @@ MAX_NOTIFICATION_FIELDS = 50
 router = APIRouter(tags=["payments"])
 
 
-@router.post("/payments/notify/sandbox", include_in_schema=False)
-async def sandbox_notification(request: Request, uow: deps.Uow) -> PlainTextResponse:
-    """The sandbox's asynchronous notification: ``success`` once applied (or already applied)."""
+@router.post("/payments/notify/{provider}", include_in_schema=False)
+async def provider_notification(
+    provider: Annotated[str, Path(max_length=20)], request: Request, uow: deps.Uow
+) -> PlainTextResponse:
+    """The configured provider's asynchronous notification: ``success`` once applied (or
+    already applied). Another provider's path is 404: only one provider is configured."""
+    if provider != service.provider_name(uow=uow):
+        return PlainTextResponse("failure", status_code=404)
     form = await request.form(max_fields=MAX_NOTIFICATION_FIELDS)
     params = {key: value for key, value in form.items() if isinstance(value, str)}
     if not params.get("sign") or not params.get("notify_id"):

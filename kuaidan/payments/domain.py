@@ -143,6 +143,8 @@ class Notification:
     amount_fen: int
     app_id: str
     paid_at: datetime | None
+    # When the provider sent it (``notify_time``): a copy replayed long after is refused.
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,15 @@ class RefundResult:
     succeeded: bool
     refunded_total_fen: int = 0
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundCheck:
+    """What the provider knows of one refund request: ``found`` with the amount refunded."""
+
+    request_no: str
+    found: bool
+    amount_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,3 +236,123 @@ def status_after_refunds(*, paid_fen: int, refunded_fen: int) -> PaymentStatus:
     if refunded_fen >= paid_fen:
         return PaymentStatus.REFUNDED
     return PaymentStatus.PARTIALLY_REFUNDED
+
+
+# --- reconciliation: our records against the provider's ------------------------------------
+
+
+class FindingKind(StrEnum):
+    PAID_WITHOUT_NOTIFICATION = "paid_without_notification"  # recovered: recorded as paid
+    NOTIFICATION_WITHOUT_ORDER = "notification_without_order"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    STATUS_MISMATCH = "status_mismatch"  # paid here, not paid at the provider
+    REFUND_MISMATCH = "refund_mismatch"
+
+
+FINDING_KINDS = tuple(kind.value for kind in FindingKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    """One thing reconciliation found; ``key`` is the same however often it is found again."""
+
+    kind: FindingKind
+    reference: str
+    detail: str
+    expected_fen: int | None = None
+    actual_fen: int | None = None
+    request_no: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}:{self.reference}:{self.request_no}"
+
+
+def compare_trade(
+    *, reference: str, status: PaymentStatus, amount_fen: int, trade: TradeStatus
+) -> Discrepancy | None:
+    """Our payment against the provider's trade; None when they agree."""
+    paid_here = status in PAID_STATUSES
+    if trade.state == TradeState.NOT_EXIST or trade.amount_fen is None:
+        if paid_here:
+            return Discrepancy(
+                FindingKind.STATUS_MISMATCH, reference, "paid here, no trade at the provider"
+            )
+        return None
+    if trade.amount_fen != amount_fen:
+        return Discrepancy(
+            FindingKind.AMOUNT_MISMATCH,
+            reference,
+            f"the provider's trade is {trade.state.value} for another amount",
+            expected_fen=amount_fen,
+            actual_fen=trade.amount_fen,
+        )
+    if trade.state.is_paid and status in SUCCEEDABLE_STATUSES:
+        return Discrepancy(
+            FindingKind.PAID_WITHOUT_NOTIFICATION,
+            reference,
+            f"paid at the provider, {status.value} here",
+            expected_fen=amount_fen,
+            actual_fen=trade.amount_fen,
+        )
+    refunded_trade_closed = (
+        trade.state == TradeState.TRADE_CLOSED and status == PaymentStatus.REFUNDED
+    )
+    if paid_here and not trade.state.is_paid and not refunded_trade_closed:
+        return Discrepancy(
+            FindingKind.STATUS_MISMATCH,
+            reference,
+            f"{status.value} here, {trade.state.value} at the provider",
+        )
+    return None
+
+
+def compare_refund(
+    *, reference: str, status: RefundStatus, amount_fen: int, check: RefundCheck
+) -> Discrepancy | None:
+    """Our finished refund against the provider's record of the same request number."""
+    if status == RefundStatus.SUCCEEDED and (not check.found or check.amount_fen != amount_fen):
+        made = "not made" if not check.found else "made for another amount"
+        return Discrepancy(
+            FindingKind.REFUND_MISMATCH,
+            reference,
+            f"refund {check.request_no} succeeded here, {made} at the provider",
+            expected_fen=amount_fen,
+            actual_fen=check.amount_fen if check.found else 0,
+            request_no=check.request_no,
+        )
+    if status == RefundStatus.FAILED and check.found:
+        return Discrepancy(
+            FindingKind.REFUND_MISMATCH,
+            reference,
+            f"refund {check.request_no} failed here, made at the provider",
+            expected_fen=0,
+            actual_fen=check.amount_fen,
+            request_no=check.request_no,
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationReport:
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    window_start: datetime
+    trigger: str
+    payments_checked: int
+    errors: int
+    new_findings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    id: int
+    run_id: int
+    kind: FindingKind
+    reference: str
+    detail: str
+    expected_fen: int | None
+    actual_fen: int | None
+    resolution: str
+    found_at: datetime

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaidan.core.db import Base
+from kuaidan.payments.domain import FINDING_KINDS
 
 PAYMENT_STATUSES = (
     "created",
@@ -47,7 +48,7 @@ class Payment(Base):
     buyer_id: Mapped[int] = mapped_column(Integer, index=True)
     subject: Mapped[str] = mapped_column(String(256))
     provider_trade_no: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     paid_at: Mapped[datetime | None]
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -65,7 +66,7 @@ class PaymentNotification(Base):
     provider: Mapped[str] = mapped_column(String(20))
     notify_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     out_trade_no: Mapped[str | None] = mapped_column(String(64), index=True)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
     verified: Mapped[bool]
     outcome: Mapped[str] = mapped_column(Text)
 
@@ -88,3 +89,41 @@ class Refund(Base):
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconciliationRun(Base):
+    """One reconciliation pass over a window of payments."""
+
+    __tablename__ = "payment_reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    window_start: Mapped[datetime]
+    payments_checked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    new_findings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReconciliationFinding(Base):
+    """A discrepancy, stored once: ``key`` (kind, reference, request number) is unique, so
+    finding it again in a later run adds nothing."""
+
+    __tablename__ = "payment_reconciliation_findings"
+    __table_args__ = (CheckConstraint(_in("kind", FINDING_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("payment_reconciliation_runs.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(64), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+    expected_fen: Mapped[int | None] = mapped_column(BigInteger)
+    actual_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # "open" for a person to look at; "recovered" when reconciliation applied the payment.
+    resolution: Mapped[str] = mapped_column(String(20))
+    found_at: Mapped[datetime]

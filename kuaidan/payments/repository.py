@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kuaidan.payments.models import Payment, PaymentNotification, Refund
+from kuaidan.payments.models import (
+    Payment,
+    PaymentNotification,
+    ReconciliationFinding,
+    ReconciliationRun,
+    Refund,
+)
 
 # Conditional updates bypass the session's identity map; re-read rows instead of serving them
 # from it.
@@ -159,3 +165,111 @@ async def note_refund_error(session: AsyncSession, *, refund_id: int, error: str
         .values(last_error=error[:2000])
         .execution_options(synchronize_session=False)
     )
+
+
+# reconciliation
+
+UNKNOWN_REFERENCE_OUTCOME = "rejected: unknown reference"
+
+
+async def payments_since(
+    session: AsyncSession, *, since: datetime, provider: str, statuses: tuple[str, ...], limit: int
+) -> list[Payment]:
+    rows = await session.scalars(
+        select(Payment)
+        .where(
+            Payment.created_at >= since,
+            Payment.provider == provider,
+            Payment.status.in_(statuses),
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def finished_refunds_of(session: AsyncSession, *, payment_ids: list[int]) -> list[Refund]:
+    if not payment_ids:
+        return []
+    rows = await session.scalars(
+        select(Refund)
+        .where(Refund.payment_id.in_(payment_ids), Refund.status != "requested")
+        .order_by(Refund.id)
+    )
+    return list(rows)
+
+
+async def orphan_notifications(
+    session: AsyncSession, *, since: datetime, provider: str
+) -> list[str]:
+    """References of verified notifications since ``since`` for which no payment exists."""
+    rows = await session.scalars(
+        select(PaymentNotification.out_trade_no)
+        .where(
+            PaymentNotification.received_at >= since,
+            PaymentNotification.provider == provider,
+            PaymentNotification.verified.is_(True),
+            PaymentNotification.outcome == UNKNOWN_REFERENCE_OUTCOME,
+            PaymentNotification.out_trade_no.is_not(None),
+            ~exists().where(Payment.reference == PaymentNotification.out_trade_no),
+        )
+        .distinct()
+        .order_by(PaymentNotification.out_trade_no)
+    )
+    return [row for row in rows if row]
+
+
+async def add_run(session: AsyncSession, run: ReconciliationRun) -> ReconciliationRun:
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def finish_run(
+    session: AsyncSession,
+    *,
+    run_id: int,
+    finished_at: datetime,
+    checked: int,
+    errors: int,
+    new_findings: int,
+) -> None:
+    await session.execute(
+        update(ReconciliationRun)
+        .where(ReconciliationRun.id == run_id)
+        .values(
+            finished_at=finished_at,
+            payments_checked=checked,
+            errors=errors,
+            new_findings=new_findings,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def finding_exists(session: AsyncSession, *, key: str) -> bool:
+    found = await session.scalar(
+        select(ReconciliationFinding.id).where(ReconciliationFinding.key == key)
+    )
+    return found is not None
+
+
+async def add_finding(session: AsyncSession, finding: ReconciliationFinding) -> None:
+    session.add(finding)
+    await session.flush()
+
+
+async def recent_runs(session: AsyncSession, *, limit: int) -> list[ReconciliationRun]:
+    rows = await session.scalars(
+        select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+async def recent_findings(
+    session: AsyncSession, *, limit: int, reference: str | None = None
+) -> list[ReconciliationFinding]:
+    stmt = select(ReconciliationFinding).order_by(ReconciliationFinding.id.desc()).limit(limit)
+    if reference is not None:
+        stmt = stmt.where(ReconciliationFinding.reference == reference)
+    return list(await session.scalars(stmt))

@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import re
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from kuaidan.core.notify import dev_inbox
+from kuaidan.simulators.alipaygw.server import GatewayHandle
 from tests.conftest import LiveServer, PaySandbox, eventually
+from tests.integration.payments_support import ALIPAY_APP_FILES, start, succeeded
 from tests.integration.test_risk import (
     BIG_PRICE,
     CODE_RE,
@@ -173,5 +176,58 @@ async def test_no_card_data_keys_codes_or_secrets_in_any_table_or_log(
             found.setdefault(f"{table}.{column}", set()).add(problem)
     for record in caplog.records:
         for problem in problems_in(record.getMessage(), codes=codes, secrets=secrets):
+            found.setdefault(f"log {record.name}", set()).add(problem)
+    assert found == {}
+
+
+async def test_the_alipay_provider_leaves_no_keys_or_secrets_in_tables_or_logs(
+    alipay_server: LiveServer,
+    alipay_gateway: GatewayHandle,
+    pay_sandbox: PaySandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Alipay flows (payment, refund, a forged notification, reconciliation) write nothing
+    sensitive: in particular neither the app's private key nor the platform's secrets."""
+    from datetime import timedelta
+
+    from kuaidan.payments import service
+
+    caplog.set_level(logging.DEBUG)
+    server, reference = alipay_server, f"SD{uuid.uuid4().hex[:10]}"
+    started = await start(server, reference)
+    assert started.pay_url is not None
+    context = ssl.create_default_context(cafile=str(alipay_gateway.cert))
+    async with httpx.AsyncClient(verify=context, timeout=30.0) as client:
+        assert (await client.get(started.pay_url)).status_code == 200
+        hook = f"{alipay_gateway.url}/sandbox/pay"
+        assert (await client.post(hook, json={"out_trade_no": reference})).status_code == 200
+    await eventually(lambda: succeeded(server, reference))
+    async with opened(server) as uow:
+        await service.request_refund(
+            uow=uow, reference=reference, amount_fen=100, reason="退货", request_no=f"R{reference}"
+        )
+
+    async def refunded() -> bool:
+        async with opened(server) as uow:
+            refund = await service.get_refund(uow=uow, request_no=f"R{reference}")
+        return refund is not None and refund.status.value == "succeeded"
+
+    await eventually(refunded)
+    forged = {"notify_id": uuid.uuid4().hex, "out_trade_no": reference, "sign": "x"}
+    async with server.client() as api:
+        assert (await api.post("/api/v1/payments/notify/alipay", data=forged)).status_code == 400
+    async with opened(server) as uow:
+        await service.reconcile_payments(uow=uow, window=timedelta(hours=1), trigger="test")
+    secrets = app_secrets(server)
+    pem = (pay_sandbox.merchant_dir / ALIPAY_APP_FILES[0]).read_text()
+    secrets |= {line for line in pem.splitlines() if len(line) >= 40 and "-----" not in line}
+    async with server.container.db.engine.connect() as connection:
+        values = await connection.run_sync(_text_values)
+    found: dict[str, Any] = {}
+    for table, column, value in values:
+        for problem in problems_in(value, codes=set(), secrets=secrets):
+            found.setdefault(f"{table}.{column}", set()).add(problem)
+    for record in caplog.records:
+        for problem in problems_in(record.getMessage(), codes=set(), secrets=secrets):
             found.setdefault(f"log {record.name}", set()).add(problem)
     assert found == {}

@@ -14,6 +14,7 @@ from typing import Protocol
 from kuaidan.payments.domain import (
     CloseResult,
     Notification,
+    RefundCheck,
     RefundResult,
     ReturnInfo,
     TradeStatus,
@@ -52,6 +53,10 @@ class PaymentProvider(Protocol):
         self, *, reference: str, amount_fen: int, request_no: str, reason: str
     ) -> RefundResult:
         """Idempotent per ``request_no``; a refusal is a result, an outage an exception."""
+        ...
+
+    async def query_refund(self, *, reference: str, request_no: str) -> RefundCheck:
+        """Whether the provider refunded ``request_no`` of the trade, and how much."""
         ...
 
     async def close(self, reference: str) -> CloseResult: ...

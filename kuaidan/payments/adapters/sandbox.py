@@ -23,6 +23,7 @@ from kuaidan.payments.domain import (
     CloseResult,
     Notification,
     ProviderError,
+    RefundCheck,
     RefundResult,
     ReturnInfo,
     SignatureInvalid,
@@ -125,6 +126,7 @@ class SandboxProvider:
                 amount_fen=yuan_to_fen(_required(params, "total_amount")),
                 app_id=_required(params, "app_id"),
                 paid_at=signing.parse_protocol_time(paid) if paid else None,
+                sent_at=signing.parse_protocol_time(_required(params, "notify_time")),
             )
         except (ValueError, InvalidInput) as exc:
             raise SignatureInvalid(f"a signed notification we cannot read: {exc}") from exc
@@ -202,6 +204,18 @@ class SandboxProvider:
             error = f"{response.get('sub_code')}: {response.get('sub_msg')}"
             return RefundResult(succeeded=False, error=error)
         raise ProviderError(f"trade.refund failed: {response}")
+
+    async def query_refund(self, *, reference: str, request_no: str) -> RefundCheck:
+        biz = {"out_trade_no": reference, "out_request_no": request_no}
+        response = await self._call("trade.refund.query", biz)
+        if response.get("code") != SUCCESS_CODE:
+            if response.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+                return RefundCheck(request_no=request_no, found=False)
+            raise ProviderError(f"trade.refund.query failed: {response}")
+        amount = response.get("refund_amount")
+        if not amount:
+            return RefundCheck(request_no=request_no, found=False)
+        return RefundCheck(request_no=request_no, found=True, amount_fen=yuan_to_fen(str(amount)))
 
     async def close(self, reference: str) -> CloseResult:
         response = await self._call("trade.close", {"out_trade_no": reference})

@@ -11,15 +11,13 @@ from kuaidan.payments.service._core import (
     REFERENCE_RE,
     RETURN_PATH,
     NotificationOutcome,
-    PaymentsConfig,
-    build_provider,
     close_payment,
     get_payment,
     get_refund,
     handle_notification,
-    payments_adapter,
     perform_close,
     perform_refund,
+    provider_name,
     request_refund,
     start_payment,
     sync_payment,
@@ -32,6 +30,8 @@ from kuaidan.payments.service.holds import (
     resend_code,
     verify_payment,
 )
+from kuaidan.payments.service.reconcile import list_findings, list_runs, reconcile_payments
+from kuaidan.payments.service.setup import PaymentsConfig, build_provider, payments_adapter
 
 __all__ = [
     "NOTIFY_PATH",
@@ -46,9 +46,13 @@ __all__ = [
     "get_payment",
     "get_refund",
     "handle_notification",
+    "list_findings",
+    "list_runs",
     "payments_adapter",
     "perform_close",
     "perform_refund",
+    "provider_name",
+    "reconcile_payments",
     "release_hold",
     "request_refund",
     "resend_code",

@@ -13,8 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
@@ -52,12 +51,10 @@ from kuaidan.payments.events import (
     RefundSucceeded,
 )
 from kuaidan.payments.models import Payment, PaymentNotification, Refund
+from kuaidan.payments.service.setup import PaymentsConfig
 from kuaidan.risk import service as risk
 from kuaidan.risk.domain import Action, Assessment, RiskContext
 from kuaidan.security import service as security
-
-if TYPE_CHECKING:
-    from kuaidan.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,38 +64,9 @@ NOTIFY_PATH = "/api/v1/payments/notify/{provider}"
 RETURN_PATH = "/payments/return/{provider}"
 
 
-# --- configuration: which provider, and where the provider reaches us back -------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentsConfig:
-    provider: PaymentProvider
-    public_base_url: str
-    # How long a pay link given out when a hold is released stays payable.
-    pay_window: timedelta = timedelta(minutes=15)
-
-
-def build_provider(settings: Settings) -> PaymentProvider:
-    """The configured provider's adapter (only the sandbox exists so far)."""
-    from kuaidan.payments.adapters.sandbox import SandboxConfig, SandboxProvider
-
-    return SandboxProvider(
-        SandboxConfig(
-            base_url=settings.pay_sandbox_url,
-            app_id=settings.pay_app_id,
-            ca_file=settings.pay_sandbox_ca_file,
-            provider_public_key=settings.pay_sandbox_public_key_file,
-            data_dir=settings.data_dir,
-            timeout_minutes=settings.pay_timeout_minutes,
-            http_timeout_s=settings.pay_http_timeout_s,
-        )
-    )
-
-
-def payments_adapter(settings: Settings) -> PaymentsConfig:
-    """What the composition root hands every unit of work as ``uow.adapters["payments"]``."""
-    window = timedelta(minutes=settings.pay_timeout_minutes)
-    return PaymentsConfig(build_provider(settings), settings.public_base_url, window)
+def provider_name(*, uow: UnitOfWork) -> str:
+    """The configured provider's name: the one whose notification and return routes answer."""
+    return _provider(uow).name
 
 
 def _config(uow: UnitOfWork) -> PaymentsConfig:
@@ -357,7 +325,12 @@ class NotificationOutcome:
 
 
 async def _record_rejected(
-    uow: UnitOfWork, *, out_trade_no: str | None, verified: bool, outcome: str
+    uow: UnitOfWork,
+    *,
+    out_trade_no: str | None,
+    verified: bool,
+    outcome: str,
+    kind: str = "notification_rejected",
 ) -> None:
     async with uow.atomic():
         row = PaymentNotification(
@@ -369,7 +342,7 @@ async def _record_rejected(
             outcome=outcome[:2000],
         )
         await repository.add_notification(uow.session, row)
-        await _security_event(uow, "notification_rejected", out_trade_no, outcome)
+        await _security_event(uow, kind, out_trade_no, outcome)
 
 
 async def _security_event(uow: UnitOfWork, kind: str, reference: str | None, detail: str) -> None:
@@ -401,6 +374,17 @@ async def handle_notification(*, uow: UnitOfWork, params: Mapping[str, str]) -> 
 
 
 async def _apply_notification(uow: UnitOfWork, note: Notification) -> NotificationOutcome:
+    if note.sent_at is not None and note.sent_at < uow.now() - _config(uow).notify_max_age:
+        detail = "replayed: sent too long ago"
+        await _record_rejected(
+            uow,
+            out_trade_no=note.out_trade_no,
+            verified=True,
+            outcome=detail,
+            kind="notification_replayed",
+        )
+        log.warning("rejected a stale payment notification for %s", note.out_trade_no)
+        return NotificationOutcome(False, detail)
     async with uow.atomic():
         if await repository.notification_seen(uow.session, notify_id=note.notify_id):
             await _security_event(uow, "notification_replayed", note.out_trade_no, "duplicate")

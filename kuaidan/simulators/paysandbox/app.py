@@ -148,6 +148,9 @@ def _refund(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
     request_no = biz.get("out_request_no")
     if not isinstance(request_no, str) or not 0 < len(request_no) <= 64:
         raise ProtocolError("ACQ.INVALID_PARAMETER", "bad out_request_no", code="40002")
+    dropped = dropped_refund(sandbox.store, sandbox.hooks, sandbox.config.app_id, biz)
+    if dropped is not None:
+        return protocol.success(**dropped)
     outcome, trade = sandbox.store.refund(
         app_id=sandbox.config.app_id,
         out_trade_no=protocol.out_trade_no_of(biz),
@@ -172,6 +175,30 @@ def _refund(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
     )
 
 
+def dropped_refund(
+    store: Store, hooks: Hooks, app_id: str, biz: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """Test hook ``drop_refund_of``: acknowledge a refund of that paid trade but never make it."""
+    out_trade_no = protocol.out_trade_no_of(biz)
+    key = (out_trade_no, str(biz.get("out_request_no", "")))
+    if key in hooks.dropped:
+        return hooks.dropped[key]
+    if not hooks.drop_refund_of or hooks.drop_refund_of != out_trade_no:
+        return None
+    trade = store.trade(app_id, out_trade_no)
+    if trade is None or trade.status != SUCCESS:
+        return None
+    hooks.drop_refund_of = ""
+    amount = protocol.yuan_to_fen(biz.get("refund_amount"))
+    hooks.dropped[key] = {
+        "out_trade_no": trade.out_trade_no,
+        "trade_no": trade.trade_no,
+        "refund_fee": protocol.fen_to_yuan(trade.refunded_fen + amount),
+        "fund_change": "Y",
+    }
+    return hooks.dropped[key]
+
+
 def _close(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
     out_trade_no = protocol.out_trade_no_of(biz)
     trade = sandbox.store.close_trade(_new_trade(sandbox.config.app_id, out_trade_no))
@@ -180,7 +207,28 @@ def _close(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
     return protocol.success(out_trade_no=out_trade_no, trade_no=trade.trade_no)
 
 
-METHODS = {"trade.query": _query, "trade.refund": _refund, "trade.close": _close}
+def _refund_query(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
+    out_trade_no = protocol.out_trade_no_of(biz)
+    request_no = biz.get("out_request_no")
+    if not isinstance(request_no, str) or not 0 < len(request_no) <= 64:
+        raise ProtocolError("ACQ.INVALID_PARAMETER", "bad out_request_no", code="40002")
+    if sandbox.store.trade(sandbox.config.app_id, out_trade_no) is None:
+        raise ProtocolError("ACQ.TRADE_NOT_EXIST", "no such trade")
+    amount = sandbox.store.refund_of(
+        app_id=sandbox.config.app_id, out_trade_no=out_trade_no, request_no=request_no
+    )
+    fields = {"out_trade_no": out_trade_no, "out_request_no": request_no}
+    if amount is not None:
+        fields["refund_amount"] = protocol.fen_to_yuan(amount)
+    return protocol.success(**fields)
+
+
+METHODS = {
+    "trade.query": _query,
+    "trade.refund": _refund,
+    "trade.refund.query": _refund_query,
+    "trade.close": _close,
+}
 
 
 @api.post("/api")
@@ -209,6 +257,14 @@ class HookSettings(BaseModel):
     misroute_next: int | None = Field(default=None, ge=0, le=100)
     duplicate: bool | None = None
     suppress_next: int | None = Field(default=None, ge=0, le=100)
+    drop_refund_of: str | None = Field(default=None, max_length=64)
+
+
+class AmountChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out_trade_no: str = Field(min_length=1, max_length=64)
+    total_fen: int = Field(gt=0, le=10**12)
 
 
 class PayRequest(BaseModel):
@@ -226,7 +282,19 @@ async def set_hooks(request: Request, body: HookSettings) -> dict[str, Any]:
         "misroute_next": current.misroute_next,
         "duplicate": current.duplicate,
         "suppress_next": current.suppress_next,
+        "drop_refund_of": current.drop_refund_of,
     }
+
+
+@hooks.post("/amount")
+async def hook_amount(request: Request, body: AmountChange) -> dict[str, Any]:
+    """Change the provider's record of a trade's amount (a discrepancy to reconcile)."""
+    sandbox = sandbox_of(request)
+    if not sandbox.store.set_total(
+        app_id=sandbox.config.app_id, out_trade_no=body.out_trade_no, total_fen=body.total_fen
+    ):
+        raise HTTPException(404, "no such trade")
+    return {"out_trade_no": body.out_trade_no, "total_fen": body.total_fen}
 
 
 @hooks.post("/pay")
@@ -258,9 +326,16 @@ def create_sandbox_app(config: SandboxConfig) -> FastAPI:
     """The sandbox as an ASGI app (its keys and certificate must exist: see ``server.py``)."""
     store = Store(config.data_dir / "sandbox.db")
     hook_state = Hooks()
-    sandbox = Sandbox(
-        config, store, hook_state, Notifier(config=config, store=store, hooks=hook_state)
+    notifier = Notifier(
+        store=store,
+        hooks=hook_state,
+        sign=lambda trade, notify_id, now: protocol.notification(
+            trade, config, notify_id=notify_id, now=now
+        ),
+        notify_ca=config.notify_ca,
+        delays_s=config.notify_delays_s,
     )
+    sandbox = Sandbox(config, store, hook_state, notifier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,14 +11,15 @@ import asyncio
 import logging
 import ssl
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
-from kuaidan.simulators.paysandbox import protocol
-from kuaidan.simulators.paysandbox.protocol import SandboxConfig
 from kuaidan.simulators.paysandbox.store import Store, Trade
 
 log = logging.getLogger("kuaidan.sandbox_pay")
@@ -33,11 +34,30 @@ class Hooks:
     misroute_next: int = 0  # this many next tries go to a wrong URL (and so fail)
     duplicate: bool = False  # send every delivered notification once more
     suppress_next: int = 0  # this many next payments send no notification at all
+    drop_refund_of: str = ""  # the next refund of this out_trade_no is acknowledged, not made
+    # The refunds acknowledged that way, by (out_trade_no, out_request_no): a repeat of the same
+    # request number gets the same answer, as a real provider's idempotent refund would give.
+    dropped: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+
+# Builds a notification's signed form fields: (trade, notify_id, now) -> fields.
+SignNotification = Callable[[Trade, str, datetime], dict[str, str]]
 
 
 class Notifier:
-    def __init__(self, *, config: SandboxConfig, store: Store, hooks: Hooks) -> None:
-        self.config, self.store, self.hooks = config, store, hooks
+    """Delivers signed notifications; ``sign`` makes the provider's form fields."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        hooks: Hooks,
+        sign: SignNotification,
+        notify_ca: Path,
+        delays_s: tuple[float, ...],
+    ) -> None:
+        self.store, self.hooks, self._sign = store, hooks, sign
+        self.notify_ca, self.delays_s = notify_ca, delays_s
         self._tasks: set[asyncio.Task[None]] = set()
 
     def schedule(self, trade: Trade) -> None:
@@ -56,7 +76,7 @@ class Notifier:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _deliver(self, trade: Trade, notify_id: str) -> None:
-        for delay in self.config.notify_delays_s:
+        for delay in self.delays_s:
             await asyncio.sleep(delay)
             if await self._try(trade, notify_id):
                 if self.hooks.duplicate:
@@ -66,7 +86,7 @@ class Notifier:
 
     @property
     def _tries(self) -> int:
-        return len(self.config.notify_delays_s)
+        return len(self.delays_s)
 
     def _target(self, trade: Trade) -> str:
         if self.hooks.misroute_next > 0:
@@ -75,10 +95,10 @@ class Notifier:
         return trade.notify_url
 
     async def _try(self, trade: Trade, notify_id: str) -> bool:
-        params = protocol.notification(trade, self.config, notify_id=notify_id, now=utcnow())
+        params = self._sign(trade, notify_id, utcnow())
         url = self._target(trade)
         try:
-            context = signing.client_context(self.config.notify_ca)
+            context = signing.client_context(self.notify_ca)
             async with httpx.AsyncClient(verify=context, timeout=TIMEOUT_S) as client:
                 answer = await client.post(url, data=params)
             ok = answer.text == "success"

@@ -207,6 +207,25 @@ class Store(SqliteStore):
                 conn, "app_id = ? AND out_trade_no = ?", (app_id, out_trade_no)
             )
 
+    def set_total(self, *, app_id: str, out_trade_no: str, total_fen: int) -> bool:
+        """Test hook: the provider's record of the trade's amount changes (a discrepancy)."""
+        with self._tx() as conn:
+            changed = conn.execute(
+                "UPDATE trades SET total_fen = ? WHERE app_id = ? AND out_trade_no = ?",
+                (total_fen, app_id, out_trade_no),
+            ).rowcount
+        return changed == 1
+
+    def refund_of(self, *, app_id: str, out_trade_no: str, request_no: str) -> int | None:
+        """The amount refunded under ``request_no`` of the trade; None when there is none."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT amount_fen FROM refunds"
+                " WHERE app_id = ? AND out_trade_no = ? AND out_request_no = ?",
+                (app_id, out_trade_no, request_no),
+            ).fetchone()
+        return int(row[0]) if row else None
+
     def note_attempt(self, notify_id: str, out_trade_no: str, *, result: str, ok: bool) -> None:
         with self._tx() as conn:
             conn.execute(

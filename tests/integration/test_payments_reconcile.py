@@ -1,0 +1,158 @@
+"""Reconciliation against both providers: each kind of discrepancy is found once, alerted
+(audit log, ``/metrics``), shown to administrators, and a payment the provider reports paid
+without a notification is recorded as paid.
+
+The discrepancies are made by driving the provider over HTTPS: a payment whose notification is
+suppressed, a provider record of another amount, a notification for no order, and a refund the
+provider acknowledges but never makes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from kuaidan.accounts.domain import Role
+from kuaidan.payments import service
+from kuaidan.payments.domain import (
+    FindingKind,
+    PaymentStatus,
+    ReconciliationReport,
+    RefundStatus,
+)
+from tests.conftest import LiveServer, eventually
+from tests.integration.ordering_support import staff
+from tests.integration.payments_support import (
+    Provider,
+    audits,
+    events,
+    payment,
+    scalar,
+    start,
+    succeeded,
+)
+
+WINDOW = timedelta(hours=1)
+
+
+async def reconcile(server: LiveServer) -> ReconciliationReport:
+    uow = server.uow()
+    try:
+        return await service.reconcile_payments(uow=uow, window=WINDOW, trigger="test")
+    finally:
+        await uow.close()
+
+
+async def findings(server: LiveServer, reference: str) -> list[tuple[str, str]]:
+    uow = server.uow()
+    try:
+        found = await service.list_findings(uow=uow, reference=reference)
+    finally:
+        await uow.close()
+    return [(f.kind.value, f.resolution) for f in found]
+
+
+async def test_a_payment_paid_without_notification_is_recovered_once(
+    provider: Provider, unique: str
+) -> None:
+    server, reference = provider.server, f"RC{unique}"
+    await provider.open_page(await start(server, reference))
+    await provider.hook("hooks", suppress_next=1)
+    await provider.hook("pay", out_trade_no=reference)
+    assert (await payment(server, reference)).status == PaymentStatus.CREATED
+    report = await reconcile(server)
+    # (The worker's own scheduled run may get there first: either way it is found once.)
+    assert report.errors == 0 and report.payments_checked >= 1
+    info = await payment(server, reference)
+    assert info.status == PaymentStatus.SUCCEEDED and info.provider_trade_no
+    assert await findings(server, reference) == [("paid_without_notification", "recovered")]
+    assert await audits(server, "payments.reconciliation.paid_without_notification", reference)
+    again = await reconcile(server)
+    assert await findings(server, reference) == [("paid_without_notification", "recovered")]
+    assert again.run_id != report.run_id
+    assert await events(server, "payment.succeeded", reference) == 1
+
+
+async def test_an_amount_mismatch_is_found_and_nothing_is_paid(
+    provider: Provider, unique: str
+) -> None:
+    server, reference = provider.server, f"RA{unique}"
+    await provider.open_page(await start(server, reference))
+    await provider.hook("amount", out_trade_no=reference, total_fen=99)
+    await provider.hook("hooks", suppress_next=1)
+    await provider.hook("pay", out_trade_no=reference)
+    await reconcile(server)
+    await reconcile(server)
+    assert await findings(server, reference) == [("amount_mismatch", "open")]
+    assert (await payment(server, reference)).status == PaymentStatus.CREATED
+    assert await audits(server, "payments.reconciliation.amount_mismatch", reference) == 1
+
+
+async def test_a_notification_without_an_order_is_found(provider: Provider, unique: str) -> None:
+    server, reference = provider.server, f"RN{unique}"
+    # Signed by the provider's key, as the provider would send it (a gateway-sent one would be
+    # retried for seconds and disturb other tests' notification hooks).
+    note = provider.signed_notification(out_trade_no=reference, total_amount="5.00")
+    answer = await provider.notify(note)
+    assert (answer.status_code, answer.text) == (400, "failure")
+    await reconcile(server)
+    await reconcile(server)
+    assert await findings(server, reference) == [("notification_without_order", "open")]
+    sql = "SELECT count(*) FROM payments WHERE reference = :r"
+    assert await scalar(server, sql, r=reference) == 0
+
+
+async def test_a_refund_the_provider_never_made_is_found(provider: Provider, unique: str) -> None:
+    server, reference = provider.server, f"RR{unique}"
+    await provider.open_page(await start(server, reference))
+    await provider.hook("pay", out_trade_no=reference)
+    await eventually(lambda: succeeded(server, reference))
+    await provider.hook("hooks", drop_refund_of=reference)
+    uow = server.uow()
+    try:
+        await service.request_refund(
+            uow=uow, reference=reference, amount_fen=1000, reason="退货", request_no=f"Q{unique}"
+        )
+    finally:
+        await uow.close()
+
+    async def refunded() -> bool:
+        uow = server.uow()
+        try:
+            refund = await service.get_refund(uow=uow, request_no=f"Q{unique}")
+        finally:
+            await uow.close()
+        return refund is not None and refund.status == RefundStatus.SUCCEEDED
+
+    await eventually(refunded)
+    assert (await provider.trade(reference))["refund_amount"] == "0.00"
+    await reconcile(server)
+    await reconcile(server)
+    assert await findings(server, reference) == [("refund_mismatch", "open")]
+
+
+async def test_findings_show_on_the_admin_page_and_in_metrics(
+    provider: Provider, unique: str
+) -> None:
+    server, reference = provider.server, f"RP{unique}"
+    await provider.open_page(await start(server, reference))
+    await provider.hook("hooks", suppress_next=1)
+    await provider.hook("pay", out_trade_no=reference)
+    await reconcile(server)
+    async with server.client() as api:
+        admin = await staff(server, api, Role.ADMIN)
+        buyer = await staff(server, api, Role.BUYER)
+        page = await api.get("/payments/reconciliation", headers=admin)
+        refused = await api.get("/payments/reconciliation", headers=buyer)
+        metrics = await api.get("/metrics")
+    assert page.status_code == 200
+    assert f'data-reference="{reference}"' in page.text and 'data-testid="run"' in page.text
+    assert refused.status_code in (403, 404)
+    kind = FindingKind.PAID_WITHOUT_NOTIFICATION.value
+    line = re.search(
+        rf'^kuaidan_payment_reconciliation_findings_total\{{kind="{kind}"\}} ([0-9.]+)$',
+        metrics.text,
+        re.MULTILINE,
+    )
+    assert line is not None and float(line.group(1)) >= 1
+    assert "kuaidan_payment_reconciliation_runs_total" in metrics.text
