@@ -97,7 +97,7 @@ def _book(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
                 nu=nu, com=com, order_id=order_id, task_id=secrets.token_hex(8),
                 callback_url=callback, salt=protocol.text_field(param, "salt", limit=64),
                 route=_route_dict(route), fate=fate, label=_label(com, nu, route, param),
-                booked_at=datetime.now(UTC).isoformat(), plan=[s.as_dict() for s in plan],
+                booked_at=_now(sim).isoformat(), plan=[s.as_dict() for s in plan],
                 emitted=0, status=ACTIVE,
             )
         )  # fmt: skip
@@ -105,6 +105,11 @@ def _book(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
             sim.hooks.manual_next = False
             sim.courier.manual.add(found.nu)
     return answer("提交成功", taskId=found.task_id, kuaidinum=found.nu, label=found.label)
+
+
+def _now(sim: Simulator) -> datetime:
+    """Booking time: the shared simulated clock's, or the real one."""
+    return sim.config.clock.now() if sim.config.clock is not None else datetime.now(UTC)
 
 
 def _route_dict(route: journey.Route) -> dict[str, str]:
@@ -135,7 +140,9 @@ def _intercept(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
         parcel = _parcel(sim, param)
         if parcel.status != ACTIVE or parcel.emitted == 0 or parcel.last_state in AFTER_DISPATCH:
             return answer("快件已派送、签收或异常，拦截失败", ok=False, code="400")
-        now_h = simulated_hours(parcel, factor=sim.config.time_factor, now=time.time())
+        now_h = simulated_hours(
+            parcel, factor=sim.config.time_factor, now=time.time(), clock=sim.config.clock
+        )
         route = journey.Route(**parcel.route)
         location = parcel.plan[parcel.emitted - 1]["location"]
         turn = journey.PlannedScan(now_h + 0.5, "6", "6", "拦截成功，快件将退回寄件人", location)

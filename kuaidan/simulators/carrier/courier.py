@@ -19,6 +19,7 @@ from datetime import datetime
 import httpx
 
 from kuaidan.core import signing
+from kuaidan.core.clock import AcceleratedClock
 from kuaidan.simulators.carrier import protocol
 from kuaidan.simulators.carrier.protocol import CarrierSimConfig
 from kuaidan.simulators.carrier.store import Parcel, Store
@@ -39,16 +40,22 @@ class Hooks:
     manual_next: bool = False  # the next parcel is pushed only through /sandbox/…/push
 
 
-def released(parcel: Parcel, *, factor: float, now: float) -> int:
+def released(
+    parcel: Parcel, *, factor: float, now: float, clock: AcceleratedClock | None = None
+) -> int:
     """How many of the parcel's planned scans are due at real time ``now``."""
-    booked = datetime.fromisoformat(parcel.booked_at).timestamp()
-    simulated_hours = (now - booked) * factor / 3600
-    return sum(1 for scan in parcel.plan if scan["hours"] <= simulated_hours)
+    hours = simulated_hours(parcel, factor=factor, now=now, clock=clock)
+    return sum(1 for scan in parcel.plan if scan["hours"] <= hours)
 
 
-def simulated_hours(parcel: Parcel, *, factor: float, now: float) -> float:
-    booked = datetime.fromisoformat(parcel.booked_at).timestamp()
-    return (now - booked) * factor / 3600
+def simulated_hours(
+    parcel: Parcel, *, factor: float, now: float, clock: AcceleratedClock | None = None
+) -> float:
+    """Simulated hours since the parcel was booked, at real time ``now``."""
+    booked = datetime.fromisoformat(parcel.booked_at)
+    if clock is not None:  # booked at the shared clock's time
+        return (clock.at(now) - booked).total_seconds() / 3600
+    return (now - booked.timestamp()) * factor / 3600
 
 
 class Courier:
@@ -83,7 +90,7 @@ class Courier:
     def tick(self, now: float) -> None:
         """Release due scans of every active parcel and push the parcels that moved."""
         for parcel in self.store.active():
-            due = released(parcel, factor=self.config.time_factor, now=now)
+            due = released(parcel, factor=self.config.time_factor, now=now, clock=self.config.clock)
             if due > parcel.emitted:
                 self.store.set_emitted(parcel.nu, due, done=due >= len(parcel.plan))
                 self.mark(parcel.nu)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kuaidan.core import signing
+from kuaidan.core.clock import AcceleratedClock
 
 CREDENTIALS_FILE = "credentials.json"
 MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
@@ -60,6 +61,9 @@ class CarrierSimConfig:
     host: str
     port: int
     tick_s: float = 0.05
+    # A simulated clock shared with kuaidan (benches): parcels are booked at its time and
+    # their scans released by it; None: booked at the real time, scans ``time_factor`` ahead.
+    clock: AcceleratedClock | None = None
 
     @property
     def credentials_file(self) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from kuaidan.config import Settings
+from kuaidan.core.clock import AcceleratedClock
 from kuaidan.core.tls import ensure_self_signed
 from kuaidan.simulators._serving import start_in_thread as _start_thread
 from kuaidan.simulators._serving import tls_config
@@ -26,12 +27,16 @@ from kuaidan.simulators.carrier.protocol import CarrierSimConfig
 START_TIMEOUT_S = 30
 
 
-def simulator_config(settings: Settings, *, port: int | None = None) -> CarrierSimConfig:
+def simulator_config(
+    settings: Settings, *, port: int | None = None, clock: AcceleratedClock | None = None
+) -> CarrierSimConfig:
+    """The simulator's configuration; with ``clock``, it runs on that shared simulated clock
+    (whose factor replaces ``sandbox_carrier_time_factor``)."""
     return CarrierSimConfig(
         data_dir=settings.sandbox_carrier_dir,
         push_ca=settings.sandbox_carrier_push_ca_file,
         push_delays_s=settings.sandbox_carrier_push_delays_s,
-        time_factor=settings.sandbox_carrier_time_factor,
+        time_factor=clock.factor if clock else settings.sandbox_carrier_time_factor,
         delay_probability=settings.sandbox_carrier_delay_probability,
         loss_probability=settings.sandbox_carrier_loss_probability,
         damage_probability=settings.sandbox_carrier_damage_probability,
@@ -39,6 +44,7 @@ def simulator_config(settings: Settings, *, port: int | None = None) -> CarrierS
         test_hooks=settings.sandbox_carrier_test_hooks,
         host=settings.host,
         port=settings.sandbox_carrier_port if port is None else port,
+        clock=clock,
     )
 
 
@@ -94,9 +100,11 @@ class SimulatorHandle:
         self.thread.join(timeout=timeout_s)
 
 
-def start_in_thread(settings: Settings, *, port: int | None = None) -> SimulatorHandle:
+def start_in_thread(
+    settings: Settings, *, port: int | None = None, clock: AcceleratedClock | None = None
+) -> SimulatorHandle:
     """Start the simulator in a daemon thread and wait until it listens (``port=0``: any)."""
-    config = simulator_config(settings, port=port)
+    config = simulator_config(settings, port=port, clock=clock)
     cert, key = prepare(config)
     running = _start_thread(
         create_simulator_app(config),
