@@ -27,6 +27,8 @@ from kuaidan.core.errors import DomainError, Unauthorized
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
 from kuaidan.logistics import api as logistics_api
+from kuaidan.logistics import console_api as logistics_console_api
+from kuaidan.logistics import pages as logistics_pages
 from kuaidan.merchants import api as merchants_api
 from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
@@ -96,11 +98,13 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(ordering_api.router, prefix="/api/v1")
     app.include_router(risk_api.router, prefix="/api/v1")
     app.include_router(logistics_api.router, prefix="/api/v1")
+    app.include_router(logistics_console_api.router, prefix="/api/v1")
     app.include_router(accounts_pages.router, dependencies=page_deps)
     app.include_router(catalog_pages.router, dependencies=page_deps)
     app.include_router(payments_pages.router, dependencies=page_deps)
     app.include_router(risk_pages.router, dependencies=page_deps)
     app.include_router(ordering_pages.router, dependencies=page_deps)
+    app.include_router(logistics_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     media_dir = settings.data_dir / "media"
     media_dir.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from kuaidan.config import Settings
+from kuaidan.core.broadcast import Broadcast, build_broadcast
 from kuaidan.core.clock import Clock, SystemClock
 from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import Database, UnitOfWork
+from kuaidan.core.notify import DevInboxNotifier
 from kuaidan.core.secrets import Secrets, load_or_create_secrets
 from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registries
 
@@ -23,6 +25,7 @@ REGISTRY_MODULES = (
     "kuaidan.ordering.handlers",
     "kuaidan.ordering.jobs",
     "kuaidan.payments.handlers",
+    "kuaidan.payments.jobs",
     "kuaidan.risk.handlers",
     "kuaidan.risk.jobs",
     "kuaidan.logistics.handlers",
@@ -60,6 +63,9 @@ class Container:
         return worker
 
     async def aclose(self) -> None:
+        broadcast = self.adapters.get("broadcast")
+        if isinstance(broadcast, Broadcast):
+            await broadcast.aclose()
         await self.db.dispose()
 
 
@@ -91,6 +97,9 @@ def build_adapters(settings: Settings) -> dict[str, object]:
         "risk": risk_adapter(settings, metrics=RiskCounters()),
         FLASH_ADAPTER: flash_sale(settings),
         "logistics": logistics_adapter(settings),
+        # Live pages' notices: in-process, or LISTEN/NOTIFY across nodes on PostgreSQL.
+        "broadcast": build_broadcast(settings.effective_database_url),
+        "notifier": DevInboxNotifier(),
     }
 
 

@@ -30,7 +30,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+payments_app = typer.Typer(help="Payments: reconciliation with the provider.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 app.add_typer(bench_app, name="bench")
+logistics_app = typer.Typer(help="Logistics: the tracking-push inbox.", no_args_is_help=True)
+app.add_typer(logistics_app, name="logistics")
 console = Console()
 
 
@@ -126,14 +130,22 @@ def demo(
     if seed_only:
         return
     cert, _key = tls_files(settings)
+    from kuaidan.simulators.carrier.server import start_in_thread as start_carrier
     from kuaidan.simulators.paysandbox.server import start_in_thread
 
     sandbox = start_in_thread(settings)  # the outside payment provider, for paying demo orders
+    carrier = start_carrier(settings)  # the carrier aggregator: books parcels, pushes their scans
     console.print(demo_console.welcome_panel(settings, cert))
     console.print(f"sandbox payment provider: {sandbox.url} (its own self-signed certificate)")
+    console.print(
+        f"carrier simulator: {carrier.url} ({settings.sandbox_carrier_time_factor:g}x time;"
+        f" pushes scans to {settings.public_base_url})",
+        highlight=False,
+    )
     try:
         run_server(settings)
     finally:
+        carrier.stop()
         sandbox.stop()
 
 
@@ -156,6 +168,61 @@ def sandbox_pay(
     run_sandbox(settings, port=port)
 
 
+@app.command("sandbox-alipay")
+def sandbox_alipay(
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="HTTPS port (KUAIDAN_SANDBOX_ALIPAY_PORT, 8446)."),
+    ] = None,
+) -> None:
+    """Run a local gateway speaking the Alipay open-platform protocol with test keys."""
+    from kuaidan.simulators.alipaygw.server import serve as run_gateway
+
+    settings = _settings()
+    console.print(
+        f"local Alipay gateway on https://{settings.host}:{port or settings.sandbox_alipay_port}"
+        f"/gateway.do (files in {settings.sandbox_alipay_dir})",
+        highlight=False,
+    )
+    run_gateway(settings, port=port)
+
+
+async def _reconcile(settings: Settings, hours: int) -> Any:
+    from datetime import timedelta
+
+    from kuaidan.bootstrap import build_container
+    from kuaidan.payments import service
+
+    container = build_container(settings)
+    uow = container.unit_of_work()
+    try:
+        return await service.reconcile_payments(
+            uow=uow, window=timedelta(hours=hours), trigger="cli"
+        )
+    finally:
+        await uow.close()
+        await container.aclose()
+
+
+@payments_app.command("reconcile")
+def payments_reconcile(
+    hours: Annotated[
+        int | None,
+        typer.Option(min=1, max=720, help="Window in hours (KUAIDAN_PAY_RECONCILE_WINDOW_HOURS)."),
+    ] = None,
+) -> None:
+    """Compare recent payments and refunds with the provider's records; report discrepancies."""
+    settings = _settings()
+    report = asyncio.run(_reconcile(settings, hours or settings.pay_reconcile_window_hours))
+    console.print(
+        f"run {report.run_id}: {report.payments_checked} payments checked,"
+        f" {report.new_findings} new findings, {report.errors} errors",
+        highlight=False,
+    )
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @app.command("sandbox-carrier")
 def sandbox_carrier(
     port: Annotated[
@@ -174,95 +241,6 @@ def sandbox_carrier(
         highlight=False,
     )
     run_simulator(settings, port=port)
-
-
-async def _callback_bench(settings: Settings, plan: Any, *, over: str, workers: int) -> Any:
-    """Compose the callback bench: tracked parcels, signed pushes, a sender, the checks."""
-    import secrets
-    import ssl
-
-    import httpx
-
-    from kuaidan.bench.spawn import SpawnedServer
-    from kuaidan.bootstrap import build_container
-    from kuaidan.logistics import bench, service
-
-    container = build_container(settings)
-    server = None
-    try:
-        numbers = await bench.prepare(container.unit_of_work, plan, secrets.token_hex(3).upper())
-        uow = container.unit_of_work()
-        salt = service.push_salt(uow)
-        await uow.close()
-        pushes = bench.build_pushes(numbers, salt, plan)
-        if over == "service":
-            result = await bench.drive(
-                bench.service_sender(container.unit_of_work), pushes, plan.concurrency
-            )
-        else:
-            server = SpawnedServer(settings, workers=workers, extra_env={})
-            await asyncio.to_thread(server.start)
-            context = ssl.create_default_context(cafile=str(server.ca))
-            limits = httpx.Limits(max_connections=plan.concurrency)
-            async with httpx.AsyncClient(
-                base_url=server.base_url, verify=context, timeout=30.0, limits=limits
-            ) as client:
-
-                async def send(form: dict[str, str]) -> bool:
-                    for _ in range(3):  # as the aggregator would: a dropped connection is retried
-                        try:
-                            answer = await client.post(service.CALLBACK_PATH, data=form)
-                        except httpx.TransportError:
-                            continue
-                        return answer.status_code == 200
-                    return False
-
-                result = await bench.drive(send, pushes, plan.concurrency)
-        result.checks = await bench.verify(container.unit_of_work, numbers, len(pushes))
-        return result
-    finally:
-        if server is not None:
-            await asyncio.to_thread(server.stop)
-        await container.aclose()
-
-
-@bench_app.command("callbacks")
-def bench_callbacks(
-    parcels: Annotated[int, typer.Option(min=1, max=1_000_000, help="Parcels tracked.")] = 1000,
-    duplicates: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of pushes sent twice (the copy later).")
-    ] = 0.3,
-    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Pushes in flight.")] = 32,
-    over: Annotated[
-        str, typer.Option(help="http: a spawned `serve --workers N`; service: no HTTP.")
-    ] = "http",
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Server processes (http).")] = 2,
-    database_url: Annotated[str | None, typer.Option(help="Database (default settings').")] = None,
-) -> None:
-    """Tracking-callback ingestion: pushes a second and latency, duplicates and all; then a
-    check that every scan was stored exactly once."""
-    from kuaidan.logistics.bench import BenchPlan, BenchResult
-
-    if over not in ("http", "service"):
-        raise typer.BadParameter("--over is http or service")
-    plan = BenchPlan(parcels=parcels, duplicate_share=duplicates, concurrency=concurrency)
-
-    async def run(settings: Settings) -> BenchResult:
-        if database_url:
-            settings = load_settings(database_url=database_url)
-        await _upgrade(settings)
-        result: BenchResult = await _callback_bench(settings, plan, over=over, workers=workers)
-        return result
-
-    result = _run(run)
-    console.print(
-        f"{result.pushes} pushes over {over} in {result.seconds:.1f} s: "
-        f"[bold]{result.rate:,.0f}/s[/bold], p50 {result.percentile(50):.1f} ms, "
-        f"p95 {result.percentile(95):.1f} ms, p99 {result.percentile(99):.1f} ms, "
-        f"{result.failures} refused"
-    )
-    for name, value in result.checks.items():
-        console.print(f"  {name}: {value}", highlight=False)
 
 
 @app.command()
@@ -345,6 +323,55 @@ def outbox_retry(
             await container.aclose()
 
     console.print(f"re-queued {_run(retry)} delivery(ies)")
+
+
+@logistics_app.command("inbox")
+def logistics_inbox() -> None:
+    """Tracking pushes by status (pending, applied, orphan, dead) and the dead ones' errors."""
+    from kuaidan.logistics import service as logistics
+
+    async def status(settings: Settings) -> Any:
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await logistics.inbox_status(uow=uow, limit=20)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    found = _run(status)
+    console.print(found.counts)
+    for push in found.dead:
+        console.print(
+            f"dead push #{push.push_id} {push.carrier_code} {push.tracking_number} "
+            f"received {push.received_at:%Y-%m-%d %H:%M:%S}: {push.error}",
+            highlight=False,
+        )
+
+
+@logistics_app.command("inbox-retry")
+def logistics_inbox_retry(
+    push: Annotated[
+        int | None, typer.Option(help="One dead push's id; all dead ones when omitted.")
+    ] = None,
+) -> None:
+    """Put dead tracking pushes back in the queue of the apply job."""
+    from kuaidan.logistics import service as logistics
+
+    async def retry(settings: Settings) -> int:
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await logistics.retry_dead_pushes(uow=uow, push_id=push)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    console.print(f"re-queued {_run(retry)} push(es)")
 
 
 @users_app.command("create")

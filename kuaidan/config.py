@@ -77,6 +77,25 @@ class Settings(BaseSettings):
     order_auto_complete_days: int = Field(
         default=10, ge=1, le=90, description="Days after delivery (or shipping) until completion."
     )
+    tracking_stream_recheck_s: float = Field(
+        default=3.0,
+        ge=0.2,
+        le=60,
+        description="How often a live tracking page's stream re-reads the order even without "
+        "a notice (a notice from another process can be missed).",
+    )
+    tracking_stream_heartbeat_s: float = Field(
+        default=15.0, ge=1, le=120, description="Quiet seconds before a stream sends a keep-alive."
+    )
+    tracking_stream_max_s: float = Field(
+        default=300.0,
+        ge=5,
+        le=3600,
+        description="How long one tracking stream lasts; the browser then reconnects.",
+    )
+    tracking_stream_max_clients: int = Field(
+        default=500, ge=1, le=100_000, description="Live tracking streams one process serves."
+    )
 
     redis_url: str | None = Field(
         default=None,
@@ -109,7 +128,7 @@ class Settings(BaseSettings):
         description="How long a batch's hold waits for its order before going back on sale.",
     )
 
-    pay_provider: Literal["sandbox"] = Field(
+    pay_provider: Literal["sandbox", "alipay"] = Field(
         default="sandbox", description="Which payment provider takes the buyers' money."
     )
     pay_app_id: str = Field(
@@ -136,6 +155,72 @@ class Settings(BaseSettings):
     )
     pay_http_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="Timeout of one call to the payment provider."
+    )
+
+    pay_notify_max_age_hours: int = Field(
+        default=26,
+        ge=1,
+        le=720,
+        description="A provider notification sent longer ago than this is refused as a replay.",
+    )
+    pay_reconcile_interval_minutes: int = Field(
+        default=60, ge=1, le=1440, description="How often the payment reconciliation job runs."
+    )
+    pay_reconcile_window_hours: int = Field(
+        default=24, ge=1, le=720, description="How far back one reconciliation run looks."
+    )
+    pay_alipay_gateway_url: str = Field(
+        default="https://openapi.alipay.com/gateway.do",
+        description="The Alipay open-platform gateway (sandbox: "
+        "https://openapi-sandbox.dl.alipaydev.com/gateway.do).",
+    )
+    pay_alipay_app_id: str = Field(
+        default="2021000000000001",
+        min_length=1,
+        max_length=32,
+        description="The Alipay app id kuaidan signs its requests as.",
+    )
+    pay_alipay_seller_id: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The merchant's Alipay user id (2088…); when set, notifications must carry it.",
+    )
+    pay_alipay_app_private_key: Path | None = Field(
+        default=None,
+        description="The app's RSA private key (PEM); empty = data_dir/alipay-app-private.pem, "
+        "a test key generated on first use.",
+    )
+    pay_alipay_app_public_key: Path | None = Field(
+        default=None,
+        description="The app's RSA public key (PEM) registered with Alipay; empty = "
+        "data_dir/alipay-app-public.pem.",
+    )
+    pay_alipay_public_key: Path | None = Field(
+        default=None,
+        description="Alipay's RSA public key (PEM); empty = the local gateway's "
+        "data_dir/sandbox-alipay/alipay-public.pem.",
+    )
+    pay_alipay_ca: Path | None = Field(
+        default=None,
+        description="CA file to verify the gateway's certificate; empty = the local gateway's "
+        "data_dir/sandbox-alipay/tls-cert.pem, or the system store when that does not exist.",
+    )
+    sandbox_alipay_port: int = Field(
+        default=8446, ge=1, le=65535, description="HTTPS port of `kuaidan sandbox-alipay`."
+    )
+    sandbox_alipay_notify_delays_s: tuple[float, ...] = Field(
+        default=(0, 2, 4, 8, 16, 32, 64, 128),
+        min_length=1,
+        max_length=20,
+        description="The local Alipay gateway's notification schedule: one delay per try.",
+    )
+    sandbox_alipay_notify_ca: Path | None = Field(
+        default=None,
+        description="CA file the local Alipay gateway verifies kuaidan's certificate with; "
+        "empty = data_dir/tls-cert.pem.",
+    )
+    sandbox_alipay_test_hooks: bool = Field(
+        default=False, description="Enable the local Alipay gateway's /sandbox/* hooks (tests)."
     )
 
     sandbox_pay_port: int = Field(
@@ -186,6 +271,16 @@ class Settings(BaseSettings):
     )
     logistics_scorecard_days: int = Field(
         default=30, ge=1, le=365, description="Length of a carrier scorecard's period."
+    )
+    logistics_inbox_interval_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="How often the job applying stored tracking pushes runs (it drains the "
+        "inbox each time; an accepted push also wakes the local worker).",
+    )
+    logistics_inbox_batch: int = Field(
+        default=200, ge=1, le=5000, description="Most tracking pushes applied in one transaction."
     )
 
     sandbox_carrier_port: int = Field(
@@ -296,6 +391,31 @@ class Settings(BaseSettings):
     @property
     def sandbox_pay_notify_ca_file(self) -> Path:
         return self.sandbox_pay_notify_ca or self.data_dir / "tls-cert.pem"
+
+    @property
+    def sandbox_alipay_dir(self) -> Path:
+        """The local Alipay gateway's own files: its keys, certificate and trades."""
+        return self.data_dir / "sandbox-alipay"
+
+    @property
+    def pay_alipay_app_private_key_file(self) -> Path:
+        return self.pay_alipay_app_private_key or self.data_dir / "alipay-app-private.pem"
+
+    @property
+    def pay_alipay_app_public_key_file(self) -> Path:
+        return self.pay_alipay_app_public_key or self.data_dir / "alipay-app-public.pem"
+
+    @property
+    def pay_alipay_public_key_file(self) -> Path:
+        return self.pay_alipay_public_key or self.sandbox_alipay_dir / "alipay-public.pem"
+
+    @property
+    def pay_alipay_ca_file(self) -> Path:
+        return self.pay_alipay_ca or self.sandbox_alipay_dir / "tls-cert.pem"
+
+    @property
+    def sandbox_alipay_notify_ca_file(self) -> Path:
+        return self.sandbox_alipay_notify_ca or self.data_dir / "tls-cert.pem"
 
     @property
     def sandbox_carrier_dir(self) -> Path:

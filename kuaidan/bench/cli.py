@@ -210,6 +210,93 @@ def mixed_command(
     _finish(report, as_json)
 
 
+@bench_app.command("callbacks")
+def callbacks_command(
+    parcels: Annotated[int, typer.Option(min=1, max=1_000_000, help="Parcels tracked.")] = 1000,
+    duplicates: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of pushes sent twice (the copy later).")
+    ] = 1.0,
+    out_of_order: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of parcels whose pushes arrive swapped.")
+    ] = 0.2,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Pushes in flight.")] = 32,
+    over: Annotated[
+        str, typer.Option(help="http: a spawned `serve --workers N`; service: no HTTP.")
+    ] = "http",
+    workers: Workers = 2,
+    appliers: Annotated[
+        int, typer.Option(min=1, max=16, help="Concurrent apply loops (--over service).")
+    ] = 2,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Tracking pushes: accepted/s and answer latency, then the apply step's rate and lag;
+    checks that no push, scan or event was lost or doubled and no status went backwards."""
+    from kuaidan.bench.callbacks import CallbackOptions, problems, run_callbacks
+    from kuaidan.core.migrate import upgrade
+    from kuaidan.logistics.bench import BenchPlan
+
+    if over not in ("http", "service"):
+        raise typer.BadParameter("--over is http or service")
+    settings = _settings(database_url, data_dir)
+    plan = BenchPlan(
+        parcels=parcels,
+        duplicate_share=duplicates,
+        out_of_order_share=out_of_order,
+        concurrency=concurrency,
+    )
+    options = CallbackOptions(over=over, workers=workers, appliers=appliers)
+
+    async def run() -> Report:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(settings.effective_database_url)
+        return await run_callbacks(settings, plan, options, tick)
+
+    with _progress("callbacks", None) as tick:
+        report = _run(run)
+    _finish(report, as_json)
+    found = problems(report, plan)
+    if found:
+        console.print(f"[red]problems:[/red] {'; '.join(found)}")
+        raise typer.Exit(1)
+
+
+@bench_app.command("eta")
+def eta_command(
+    parcels: Annotated[int, typer.Option(min=1, max=100_000, help="Measured parcels.")] = 200,
+    warmup: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Parcels delivered first, as history.")
+    ] = 400,
+    time_factor: Annotated[
+        float, typer.Option(min=1, max=1_000_000, help="Simulated seconds per real second.")
+    ] = 3600.0,
+    seed: Annotated[int, typer.Option(help="Seed of the carrier simulator.")] = 7,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="An empty database for the run (default: a temporary SQLite file)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """ETA accuracy on the carrier simulator's history: a warm-up history, then a measured
+    cohort whose every prediction is compared with its delivery (one simulated clock)."""
+    from kuaidan.bench.eta import EtaBenchError, EtaPlan, render, run_eta_bench
+
+    plan = EtaPlan(parcels=parcels, warmup=warmup, time_factor=time_factor, seed=seed)
+    try:
+        with _progress("eta", parcels + warmup) as tick:
+            report = asyncio.run(
+                run_eta_bench(load_settings(), plan, database_url=database_url, tick=tick)
+            )
+    except EtaBenchError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        out.print_json(data=report)
+    else:
+        render(report, out)
+
+
 @bench_app.command("plot")
 def plot_command(
     results: Annotated[Path, typer.Option(help="Folder of --json reports.")],

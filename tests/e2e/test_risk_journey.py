@@ -191,9 +191,14 @@ async def test_held_purchase_verified_by_one_buyer_and_blocked_for_another(
         await expect(result).to_have_attribute("data-state", "blocked")
         await expect(page.get_by_test_id("blocked-notice")).to_be_visible()
         await expect(page.get_by_test_id("checkout-order")).to_have_count(1)
-        order = page.get_by_test_id("checkout-order").first
-        await page.goto(f"{base}/orders/{await order.get_attribute('data-number')}")
-        await expect(page.get_by_test_id("order")).to_have_attribute("data-status", "cancelled")
+        number = await page.get_by_test_id("checkout-order").first.get_attribute("data-number")
+
+        async def cancelled() -> bool:  # the block cancels the order through the worker
+            await page.goto(f"{base}/orders/{number}")
+            status = await page.get_by_test_id("order").get_attribute("data-status")
+            return bool(status == "cancelled")
+
+        await eventually(cancelled)
     finally:
         await context.close()
     refused = [p for p in guesses if f"/checkouts/{blocked}/verify" in p]
