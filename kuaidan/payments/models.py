@@ -52,6 +52,9 @@ class Payment(Base):
     paid_at: Mapped[datetime | None]
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The version reconciliation last found in agreement with the provider (or reported): a
+    # settled payment is asked about again only after it changes (a refund, a late payment).
+    reconciled_version: Mapped[int | None]
     # Where the buyer returns after paying; kept so that a released hold gets its pay link.
     return_path: Mapped[str | None] = mapped_column(String(500))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.payments.models import (
@@ -181,11 +181,26 @@ async def payments_since(
             Payment.created_at >= since,
             Payment.provider == provider,
             Payment.status.in_(statuses),
+            # Unpaid ones may be paid at the provider any time; others only once per change.
+            or_(
+                Payment.status == "created",
+                Payment.reconciled_version.is_(None),
+                Payment.reconciled_version != Payment.version,
+            ),
         )
         .order_by(Payment.id)
         .limit(limit)
     )
     return list(rows)
+
+
+async def mark_reconciled(session: AsyncSession, *, payment_id: int, version: int) -> None:
+    """The payment as of ``version`` was compared with the provider (no-op if it changed)."""
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.version == version)
+        .values(reconciled_version=version)
+    )
 
 
 async def finished_refunds_of(session: AsyncSession, *, payment_ids: list[int]) -> list[Refund]:

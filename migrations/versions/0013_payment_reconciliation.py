@@ -77,9 +77,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_payment_notifications_received_at"), "payment_notifications", ["received_at"]
     )
+    op.add_column("payments", sa.Column("reconciled_version", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payments") as batch:
+        batch.drop_column("reconciled_version")
     op.drop_index(op.f("ix_payment_notifications_received_at"), table_name="payment_notifications")
     op.drop_index(op.f("ix_payments_created_at"), table_name="payments")
     op.drop_index(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from kuaidan.accounts.domain import Role
 from kuaidan.payments import service
 from kuaidan.payments.domain import (
@@ -129,6 +131,51 @@ async def test_a_refund_the_provider_never_made_is_found(provider: Provider, uni
     await reconcile(server)
     await reconcile(server)
     assert await findings(server, reference) == [("refund_mismatch", "open")]
+
+
+async def test_a_settled_payment_is_asked_about_once_per_change(
+    provider: Provider, unique: str
+) -> None:
+    """Unpaid payments are queried on every run; a paid one once, and again after it changes
+    (here a partial refund), so an hourly run does not re-ask the provider about a day's trades."""
+    server, reference = provider.server, f"RV{unique}"
+    await provider.open_page(await start(server, reference))
+    versions = "SELECT version, reconciled_version FROM payments WHERE reference = :r"
+
+    async def state() -> tuple[int, int | None]:
+        uow = server.uow()
+        try:
+            row = (await uow.session.execute(text(versions), {"r": reference})).one()
+        finally:
+            await uow.close()
+        return int(row[0]), row[1]
+
+    await reconcile(server)
+    first = await state()
+    assert first[1] == first[0], "an unpaid payment is compared (and will be again)"
+    await provider.hook("pay", out_trade_no=reference)
+    await eventually(lambda: succeeded(server, reference))
+    paid = await state()
+    assert paid[0] > first[0] and paid[1] == first[0], "paying changed it: due for a check"
+    await reconcile(server)
+    assert await state() == (paid[0], paid[0])
+    uow = server.uow()
+    try:
+        await service.request_refund(
+            uow=uow, reference=reference, amount_fen=100, reason="少件", request_no=f"V{unique}"
+        )
+    finally:
+        await uow.close()
+
+    async def refunded() -> bool:
+        return (await payment(server, reference)).status == PaymentStatus.PARTIALLY_REFUNDED
+
+    await eventually(refunded)
+    changed = await state()
+    assert changed[0] > paid[0] and changed[1] == paid[0]
+    await reconcile(server)
+    assert await state() == (changed[0], changed[0])
+    assert await findings(server, reference) == [], "provider and platform agree"
 
 
 async def test_findings_show_on_the_admin_page_and_in_metrics(

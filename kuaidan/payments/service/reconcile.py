@@ -1,11 +1,12 @@
 """Reconciliation: our payments and refunds of a time window against the provider's records.
 
 For every payment of the window the provider's trade is queried (and every finished refund's
-request number): a payment the provider reports paid that we never heard of is recorded as
-paid through the verified query path (recovered), and every other disagreement (amount, status,
-refund, a notification for no order) is stored once as a finding, written to the audit log and
-counted on ``/metrics``. Provider calls run with no transaction open; running twice adds
-nothing.
+request number): an unpaid payment on every run, any other once per change of it (the version
+it was last compared at is kept in ``reconciled_version``). A payment the provider reports paid
+that we never heard of is recorded as paid through the verified query path (recovered), and
+every other disagreement (amount, status, refund, a notification for no order) is stored once
+as a finding, written to the audit log and counted on ``/metrics``. Provider calls run with no
+transaction open; running twice adds nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ MAX_PAYMENTS_PER_RUN = 2000
 
 @dataclass(frozen=True, slots=True)
 class _Target:
+    id: int
+    version: int
     reference: str
     status: PaymentStatus
     amount_fen: int
@@ -67,7 +70,14 @@ async def _targets(uow: UnitOfWork, *, since_window: timedelta) -> tuple[list[_T
         entry = (refund.request_no, RefundStatus(refund.status), refund.amount_fen)
         by_payment.setdefault(refund.payment_id, []).append(entry)
     targets = [
-        _Target(p.reference, PaymentStatus(p.status), p.amount_fen, tuple(by_payment.get(p.id, [])))
+        _Target(
+            p.id,
+            p.version,
+            p.reference,
+            PaymentStatus(p.status),
+            p.amount_fen,
+            tuple(by_payment.get(p.id, [])),
+        )
         for p in payments
     ]
     orphans = await repository.orphan_notifications(uow.session, since=since, provider=name)
@@ -175,19 +185,25 @@ async def reconcile_payments(
         )
         for reference in orphans
     ]
-    checked = errors = recovered = 0
+    errors = recovered = 0
+    compared: list[_Target] = []
     for target in targets:
         try:
             more, stored = await _check(uow, run_id, target)
             found.extend(more)
             recovered += stored
-            checked += 1
+            compared.append(target)
         except ProviderError as exc:
             errors += 1
             metrics.RECONCILIATION_ERRORS.inc()
             log.warning("reconciliation could not check %s: %s", target.reference, exc.message)
+    checked = len(compared)
     async with uow.atomic():
         new = recovered + await _store(uow, run_id, found)
+        for target in compared:  # with the findings: none is lost if the run dies before
+            await repository.mark_reconciled(
+                uow.session, payment_id=target.id, version=target.version
+            )
         finished = uow.now()
         await repository.finish_run(
             uow.session,
