@@ -114,6 +114,27 @@ def prepare_command(
     )
 
 
+@bench_app.command("placement")
+def placement_command(
+    orders: Annotated[int, typer.Option(min=1, max=100_000, help="Orders to place.")] = 300,
+    profile: Annotated[
+        Path | None, typer.Option(help="Write a pyinstrument text profile of the run here.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """CPU and SQL statements per placed order inside the process (no TLS, no other load)."""
+    from kuaidan.bench.placement import run_placement
+
+    settings = _settings(database_url, data_dir)
+    report, text = asyncio.run(run_placement(settings, orders=orders, profile=profile is not None))
+    if profile is not None and text is not None:
+        profile.write_text(text, encoding="utf-8")
+        console.print(f"profile → {profile}")
+    _finish(report, as_json)
+
+
 @bench_app.command("checkout")
 def checkout_command(
     concurrency: Concurrency = 32,

@@ -121,3 +121,19 @@ def test_bench_mixed_runs_checkout_beside_a_flash_sale(bench_db: Settings) -> No
     )
     steady, flash = out["figures"]
     assert steady["ok"] > 0 and flash["ok"] == 3
+
+
+def test_bench_placement_counts_statements_and_cpu_per_order(
+    bench_db: Settings, tmp_path: Path
+) -> None:
+    profile = tmp_path / "placement.txt"
+    out = _bench(bench_db, "placement", "--orders", "5", "--profile", str(profile), "--json")
+    (figure,) = out["figures"]
+    assert figure["ok"] == 5 and figure["errors"] == {}
+    # A placement writes at least the checkout, the order, its lines, the reservation, the
+    # payment and the outbox event; the count is what the statements listener saw.
+    assert figure["extra"]["statements_per_order"] >= 6
+    assert figure["extra"]["cpu_ms_per_order"] > 0
+    commonest = out["checks"]["statements per order, commonest"]
+    assert any(shape.startswith("INSERT INTO orders") for shape in commonest)
+    assert "placement" in profile.read_text(encoding="utf-8")
