@@ -8,6 +8,7 @@ from datetime import datetime
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.logistics import repository
+from kuaidan.logistics.repository import inbox as inbox_repo
 from kuaidan.logistics.service.tracking.apply import publish_status
 from kuaidan.logistics.service.tracking.inbox import (
     ApplyOutcome,
@@ -64,6 +65,6 @@ class InboxAudit:
 
 
 async def inbox_audit(*, uow: UnitOfWork, tracking_prefix: str) -> InboxAudit:
-    counts = await repository.inbox_audit(uow.session, prefix=tracking_prefix)
-    lags = await repository.push_lags(uow.session, prefix=tracking_prefix)
+    counts = await inbox_repo.inbox_audit(uow.session, prefix=tracking_prefix)
+    lags = await inbox_repo.push_lags(uow.session, prefix=tracking_prefix)
     return InboxAudit(counts, lags)

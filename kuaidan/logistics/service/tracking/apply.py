@@ -15,7 +15,6 @@ from typing import Any
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.outbox import Event, publish, publish_many
-from kuaidan.logistics import repository
 from kuaidan.logistics.domain import ShipmentStatus
 from kuaidan.logistics.domain.eta import Milestones
 from kuaidan.logistics.domain.tracking import (
@@ -32,6 +31,7 @@ from kuaidan.logistics.events import (
     ShipmentStatusChanged,
 )
 from kuaidan.logistics.models import EtaPrediction, Shipment, TrackingScan
+from kuaidan.logistics.repository import inbox as inbox_repo
 from kuaidan.logistics.service._common import milestones_of
 from kuaidan.logistics.service.eta import HISTORY_LIMIT, estimate_onto
 
@@ -60,9 +60,9 @@ class Batch:
     async def open(cls, uow: UnitOfWork, rows: list[Shipment]) -> Batch:
         """Inside the caller's transaction, ``rows`` locked: what applying needs, two queries."""
         session = uow.session
-        known = await repository.fingerprints_of(session, shipment_ids=[r.id for r in rows])
+        known = await inbox_repo.fingerprints_of(session, shipment_ids=[r.id for r in rows])
         open_lanes = [lane_of(r) for r in rows if not is_terminal(ShipmentStatus(r.status))]
-        found = await repository.lane_histories(session, lanes=open_lanes, limit=HISTORY_LIMIT)
+        found = await inbox_repo.lane_histories(session, lanes=open_lanes, limit=HISTORY_LIMIT)
         lanes = {lane: [Milestones(*past) for past in rows_] for lane, rows_ in found.items()}
         return cls(uow=uow, now=uow.now(), known=known, lanes=lanes)
 
@@ -72,8 +72,8 @@ class Batch:
     async def write(self) -> None:
         """The batch's scans, ETA predictions and events; updated shipments flush with them."""
         session = self.uow.session
-        await repository.insert_rows(session, TrackingScan, self.scans)
-        await repository.insert_rows(session, EtaPrediction, self.predictions)
+        await inbox_repo.insert_rows(session, TrackingScan, self.scans)
+        await inbox_repo.insert_rows(session, EtaPrediction, self.predictions)
         publish_many(self.uow, self.events)
         await session.flush()
         self.scans, self.predictions, self.events = [], [], []

@@ -26,6 +26,7 @@ from kuaidan.logistics import repository
 from kuaidan.logistics.domain import SignatureInvalid
 from kuaidan.logistics.domain.tracking import TrackingPush
 from kuaidan.logistics.models import Shipment
+from kuaidan.logistics.repository import inbox as inbox_repo
 from kuaidan.logistics.service._common import config_of, push_salt
 from kuaidan.logistics.service.tracking.apply import Batch, apply_push
 from kuaidan.logistics.service.tracking.writer import writer_for
@@ -126,7 +127,7 @@ async def apply_pushes(*, uow: UnitOfWork, limit: int = 200) -> ApplyOutcome:
         if _transient(exc):
             raise
         log.warning("a batch of tracking pushes failed; applying them one by one", exc_info=True)
-    ids = await repository.pending_push_ids(uow.session, limit=limit)
+    ids = await inbox_repo.pending_push_ids(uow.session, limit=limit)
     await uow.end_reads()
     total = ApplyOutcome(0)
     for push_id in ids:
@@ -150,7 +151,7 @@ async def _park(uow: UnitOfWork, push_id: int, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"
     log.error("tracking push %s cannot be applied and is parked as dead: %s", push_id, error)
     async with uow.atomic():
-        await repository.mark_push_dead(uow.session, push_id=push_id, error=error, at=uow.now())
+        await inbox_repo.mark_push_dead(uow.session, push_id=push_id, error=error, at=uow.now())
 
 
 def _finished(push_id: int, status: str, **values: Any) -> dict[str, Any]:
@@ -160,17 +161,17 @@ def _finished(push_id: int, status: str, **values: Any) -> dict[str, Any]:
 
 async def _finish(uow: UnitOfWork, finished: list[dict[str, Any]]) -> None:
     at = uow.now()
-    await repository.finish_pushes(uow.session, [{**f, "applied_at": at} for f in finished])
+    await inbox_repo.finish_pushes(uow.session, [{**f, "applied_at": at} for f in finished])
 
 
 async def _apply_batch(uow: UnitOfWork, *, limit: int, push_id: int | None = None) -> ApplyOutcome:
     async with uow.atomic():
         session = uow.session
-        claimed = await repository.claim_pushes(session, limit=limit, push_id=push_id)
+        claimed = await inbox_repo.claim_pushes(session, limit=limit, push_id=push_id)
         if not claimed:
             return ApplyOutcome(0)
         parcels = [(str(c[1]), str(c[2])) for c in claimed]
-        rows = await repository.shipments_by_tracking(session, parcels=parcels)
+        rows = await inbox_repo.shipments_by_tracking(session, parcels=parcels)
         by_parcel = {(r.carrier_code, r.tracking_number): r for r in rows}
         batch = await Batch.open(uow, rows)
         finished: list[dict[str, Any]] = []
@@ -207,7 +208,7 @@ async def requeue_orphans(*, uow: UnitOfWork) -> int:
     """Orphan pushes whose shipment exists by now go back to the queue (a booking that raced
     with the apply step adopts nothing; this catches it)."""
     async with uow.atomic():
-        return await repository.requeue_adoptable_orphans(uow.session)
+        return await inbox_repo.requeue_adoptable_orphans(uow.session)
 
 
 async def adopt_orphans(uow: UnitOfWork, row: Shipment) -> int:
@@ -226,7 +227,7 @@ async def adopt_orphans(uow: UnitOfWork, row: Shipment) -> int:
             apply_push(batch, row, push, callback_id=callback.id)
             await repository.link_callback(session, callback_id=callback.id, shipment_id=row.id)
         await batch.write()
-    requeued = await repository.requeue_orphans_of(
+    requeued = await inbox_repo.requeue_orphans_of(
         session, carrier_code=row.carrier_code, tracking_number=row.tracking_number
     )
     if requeued:
@@ -251,10 +252,10 @@ class InboxStatus:
 
 async def inbox_status(*, uow: UnitOfWork, limit: int = 20) -> InboxStatus:
     """Pushes by status, and the latest dead ones with their errors (the CLI shows them)."""
-    counts = await repository.inbox_counts(uow.session)
+    counts = await inbox_repo.inbox_counts(uow.session)
     dead = [
         DeadPush(d.id, d.carrier_code, d.tracking_number, d.received_at, d.error)
-        for d in await repository.dead_pushes(uow.session, limit=limit)
+        for d in await inbox_repo.dead_pushes(uow.session, limit=limit)
     ]
     return InboxStatus(counts, dead)
 
@@ -262,4 +263,4 @@ async def inbox_status(*, uow: UnitOfWork, limit: int = 20) -> InboxStatus:
 async def retry_dead_pushes(*, uow: UnitOfWork, push_id: int | None = None) -> int:
     """Put dead pushes (one, or all) back in the queue."""
     async with uow.atomic():
-        return await repository.retry_dead_pushes(uow.session, push_id=push_id)
+        return await inbox_repo.retry_dead_pushes(uow.session, push_id=push_id)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kuaidan.core.db import Database
-from kuaidan.logistics import repository
+from kuaidan.logistics.repository import inbox as inbox_repo
 
 MAX_GROUP = 500
 
@@ -53,7 +53,7 @@ class PushWriter:
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             try:
                 async with self._connection() as connection:
-                    stored = await repository.insert_pushes(connection, [v for v, _ in group])
+                    stored = await inbox_repo.insert_pushes(connection, [v for v, _ in group])
             except Exception as exc:  # every caller of the group hears of it
                 for _, future in group:
                     if not future.done():
