@@ -38,7 +38,7 @@ from kuaidan.accounts.service.users import (
     register_buyer,
     update_profile,
 )
-from kuaidan.accounts.service_bulk import BulkAddress, BulkBuyer, create_buyers_in_bulk
+from kuaidan.accounts.service.bulk import BulkAddress, BulkBuyer, create_buyers_in_bulk
 
 __all__ = [
     "BulkAddress",
