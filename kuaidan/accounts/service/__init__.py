@@ -14,6 +14,7 @@ from kuaidan.accounts.service.addresses import (
     list_addresses,
     update_address,
 )
+from kuaidan.accounts.service.bulk import BulkAddress, BulkBuyer, create_buyers_in_bulk
 from kuaidan.accounts.service.sessions import (
     change_password,
     get_session_user,
@@ -38,7 +39,6 @@ from kuaidan.accounts.service.users import (
     register_buyer,
     update_profile,
 )
-from kuaidan.accounts.service.bulk import BulkAddress, BulkBuyer, create_buyers_in_bulk
 
 __all__ = [
     "BulkAddress",
