@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from kuaidan.accounts.domain import Role, UserInfo
+from kuaidan.accounts.domain import AddressInfo, Role, UserInfo
 from kuaidan.catalog import service as catalog
 from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import UnitOfWork
@@ -198,6 +198,19 @@ async def refresh_products(uow: UnitOfWork, product_ids: Collection[int]) -> Non
 
 
 # --- read models ----------------------------------------------------------------------------
+
+
+def address_snapshot(cipher: Cipher, address: AddressInfo) -> dict[str, Any]:
+    """The order's copy of the address: personal parts encrypted, province and city clear."""
+    return {
+        "recipient_enc": cipher.encrypt(address.recipient, context="orders.recipient"),
+        "phone_enc": cipher.encrypt(address.phone, context="orders.phone"),
+        "district_enc": cipher.encrypt(address.district, context="orders.district"),
+        "line_enc": cipher.encrypt(address.line, context="orders.line"),
+        "province": address.province,
+        "city": address.city,
+        "postcode": address.postcode,
+    }
 
 
 def address_of(cipher: Cipher, row: Order) -> AddressSnapshot:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +12,6 @@ from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import AddressInfo, UserInfo
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import SkuInfo
-from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish
@@ -358,7 +356,7 @@ async def _new_order(
         shipping_fen=0,
         total_fen=group.items_fen,
         currency=checkout.currency,
-        **_address_snapshot(uow.cipher, address),
+        **common.address_snapshot(uow.cipher, address),
         note=note,
         placed_at=checkout.created_at,
         payment_deadline=checkout.payment_deadline,
@@ -376,19 +374,6 @@ async def _new_order(
         to_status=OrderStatus.PENDING_PAYMENT.value,
     )
     return _NewOrder(order, lines, placed)
-
-
-def _address_snapshot(cipher: Cipher, address: AddressInfo) -> dict[str, Any]:
-    """The order's copy of the address: personal parts encrypted, province and city clear."""
-    return {
-        "recipient_enc": cipher.encrypt(address.recipient, context="orders.recipient"),
-        "phone_enc": cipher.encrypt(address.phone, context="orders.phone"),
-        "district_enc": cipher.encrypt(address.district, context="orders.district"),
-        "line_enc": cipher.encrypt(address.line, context="orders.line"),
-        "province": address.province,
-        "city": address.city,
-        "postcode": address.postcode,
-    }
 
 
 def _order_line(

@@ -150,6 +150,8 @@ async def ship_order(
     actor = common.actor_of(by)
     async with uow.atomic():
         row = await common.visible_order(uow, number, by)
+        # The row lock a change before shipping also takes: of the two, one goes first.
+        row = await repository.lock_order(uow.session, row.id) or row
         if row.status == OrderStatus.SHIPPED.value and await _booking_failed(uow, row):
             await _ship_again(uow, row, actor, by.id, carrier_code, tracking, weight_g)
         else:
