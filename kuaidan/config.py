@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     order_auto_complete_days: int = Field(
         default=10, ge=1, le=90, description="Days after delivery (or shipping) until completion."
     )
+    order_change_approval_hours: float = Field(
+        default=12,
+        gt=0,
+        le=168,
+        description="Hours a change after packing began waits for the merchant before approval.",
+    )
     tracking_stream_recheck_s: float = Field(
         default=3.0,
         ge=0.2,

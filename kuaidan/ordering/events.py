@@ -102,3 +102,41 @@ class OrderCompleted:
     currency: str
     completed_at: datetime
     actor: str  # buyer or agent (confirmed receipt) or system (auto-complete)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    """A change before shipping was applied, requested for approval, rejected or failed."""
+
+    topic: ClassVar[str] = "order.changed"
+
+    order_id: int
+    number: str
+    buyer_id: int
+    merchant_id: int
+    change_id: int
+    kind: str  # address, swap or quantity
+    status: str  # applied, pending_approval, rejected, failed
+    requested_by_role: str  # buyer or agent (on the buyer's behalf)
+    difference_fen: int  # after − before; negative is refunded
+    total_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInterceptionChanged:
+    """Each step of an interception case (requested, intercepting, succeeded, failed,
+    returned, reshipped, refunded), with the carrier's fee and who bears it."""
+
+    topic: ClassVar[str] = "order.interception_changed"
+
+    case_id: int
+    order_id: int
+    number: str
+    buyer_id: int
+    merchant_id: int
+    kind: str  # redirect or cancel
+    status: str
+    fee_fen: int
+    bearer: str  # buyer or merchant
+    shipment_reference: str
+    at: datetime

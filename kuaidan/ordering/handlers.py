@@ -15,11 +15,14 @@ from kuaidan.logistics.events import (
     ShipmentDelivered,
     ShipmentExceptionOpened,
     ShipmentExceptionResolved,
+    ShipmentInterceptionRequested,
+    ShipmentInterceptionResult,
+    ShipmentReturned,
     ShipmentStatusChanged,
 )
 from kuaidan.ordering import service
 from kuaidan.ordering.events import OrderPaid
-from kuaidan.ordering.service import holds, live
+from kuaidan.ordering.service import change_payments, holds, interception, live
 from kuaidan.payments.events import (
     PaymentBlocked,
     PaymentHeld,
@@ -33,6 +36,12 @@ from kuaidan.payments.events import (
 async def on_payment_succeeded(uow: UnitOfWork, record: EventRecord) -> None:
     event: PaymentSucceeded = record.load(PaymentSucceeded)
     await service.record_payment(uow=uow, reference=event.reference, paid_at=event.paid_at)
+
+
+async def on_change_paid(uow: UnitOfWork, record: EventRecord) -> None:
+    """The extra payment of a dearer change before shipping: the change is applied."""
+    event: PaymentSucceeded = record.load(PaymentSucceeded)
+    await change_payments.record_change_payment(uow=uow, reference=event.reference)
 
 
 async def on_refund_succeeded(uow: UnitOfWork, record: EventRecord) -> None:
@@ -133,6 +142,30 @@ async def tell_tracking_pages(uow: UnitOfWork, record: EventRecord) -> None:
         await live.publish_change(uow, event.order_id, event.status)
 
 
+async def on_interception_requested(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentInterceptionRequested = record.load(ShipmentInterceptionRequested)
+    await interception.note_interception_sent(uow=uow, reference=event.reference)
+
+
+async def on_interception_result(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
+    await interception.record_interception_result(
+        uow=uow, reference=event.reference, succeeded=event.succeeded, message=event.message
+    )
+
+
+async def tell_buyer_of_interception(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
+    await interception.tell_buyer_of_failure(
+        uow=uow, reference=event.reference, succeeded=event.succeeded
+    )
+
+
+async def on_shipment_returned(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentReturned = record.load(ShipmentReturned)
+    await interception.record_parcel_returned(uow=uow, reference=event.reference)
+
+
 REGISTRY = Registry(
     subscriptions=[
         Subscription("ordering.mark_paid", PaymentSucceeded.topic, on_payment_succeeded),
@@ -165,5 +198,25 @@ REGISTRY = Registry(
             tell_tracking_pages,
             transactional=False,
         ),
+        # Interception after shipping: each answer moves the order's case one step.
+        Subscription(
+            "ordering.interception_sent",
+            ShipmentInterceptionRequested.topic,
+            on_interception_requested,
+        ),
+        Subscription(
+            "ordering.interception_result", ShipmentInterceptionResult.topic, on_interception_result
+        ),
+        Subscription(
+            "ordering.tell_buyer_of_interception",
+            ShipmentInterceptionResult.topic,
+            tell_buyer_of_interception,
+            transactional=False,
+        ),
+        Subscription(
+            "ordering.interception_returned", ShipmentReturned.topic, on_shipment_returned
+        ),
+        # A change's extra payment (other payments are not a change's and are left alone).
+        Subscription("ordering.change_paid", PaymentSucceeded.topic, on_change_paid),
     ]
 )

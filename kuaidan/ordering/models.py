@@ -152,6 +152,8 @@ class Order(Base):
     shipment_reference: Mapped[str | None] = mapped_column(String(32))
     refund_request_no: Mapped[str | None] = mapped_column(String(64))
     refunded_at: Mapped[datetime | None]
+    # The merchant started packing: changes before shipping then need the merchant's approval.
+    packing_started_at: Mapped[datetime | None]
     # Every change is a conditional update on (status, version): one of two racers wins.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -191,3 +193,90 @@ class OrderEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(String(500))
+
+
+class OrderChange(Base):
+    """A change before shipping (address, SKU swap, quantity): what was asked, by whom, what
+    became of it and how its price difference was settled. Address parts are ciphertext."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = (
+        UniqueConstraint("order_id", "request_id"),
+        CheckConstraint("kind IN ('address', 'swap', 'quantity')", name="kind"),
+        CheckConstraint(
+            "status IN ('applied', 'pending_approval', 'awaiting_payment', 'rejected', 'failed')",
+            name="status",
+        ),
+        Index("ix_order_changes_status", "status", "requested_at"),
+        # A payment's success finds its change (if any) by the payment's reference.
+        Index("ix_order_changes_payment_reference", "payment_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # The client's id of the submission: the same id again is the same change.
+    request_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    line_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # buyer, or agent (acting on the buyer's behalf)
+    requested_by_role: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[int] = mapped_column(Integer)
+    difference_fen: Mapped[int] = mapped_column(default=0)
+    refund_request_no: Mapped[str | None] = mapped_column(String(64))
+    payment_reference: Mapped[str | None] = mapped_column(String(64))
+    pay_url: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    applied_at: Mapped[datetime | None]
+
+
+class OrderInterception(Base):
+    """A request to stop a shipped order's parcel (redirect or cancel) and what came of it.
+
+    The new address of a redirect is personal data: ciphertext only, province/city in clear.
+    """
+
+    __tablename__ = "order_interceptions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('redirect', 'cancel')", name="kind"),
+        CheckConstraint(
+            "status IN ('requested', 'intercepting', 'succeeded', 'failed', 'returned', "
+            "'reshipped', 'refunded')",
+            name="status",
+        ),
+        CheckConstraint("bearer IN ('buyer', 'merchant')", name="bearer"),
+        CheckConstraint("fee_fen >= 0", name="fee_nonneg"),
+        Index("ix_order_interceptions_order", "order_id", "id"),
+        Index("ix_order_interceptions_old_shipment", "old_shipment"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    cause: Mapped[str] = mapped_column(String(30))
+    bearer: Mapped[str] = mapped_column(String(10))
+    fee_fen: Mapped[int]
+    refund_fen: Mapped[int | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    recipient_enc: Mapped[str | None] = mapped_column(Text)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    district_enc: Mapped[str | None] = mapped_column(Text)
+    line_enc: Mapped[str | None] = mapped_column(Text)
+    province: Mapped[str | None] = mapped_column(String(50))
+    city: Mapped[str | None] = mapped_column(String(50))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    old_shipment: Mapped[str] = mapped_column(String(32))
+    new_shipment: Mapped[str | None] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(20))
+    requested_by_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    carrier_message: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,9 +20,15 @@ from kuaidan.ordering.models import (
     Checkout,
     IdempotencyKey,
     Order,
+    OrderChange,
     OrderEvent,
+    OrderInterception,
     OrderLine,
 )
+
+# Interception steps after which the parcel is not on its way to the buyer as planned.
+OPEN_INTERCEPTIONS = ("requested", "intercepting", "succeeded", "returned")
+
 
 # --- carts ---------------------------------------------------------------------------------
 
@@ -225,6 +231,11 @@ async def due_for_auto_complete(
             Order.status.in_(["shipped", "delivered"]),
             Order.shipped_at < cutoff,
             or_(Order.delivered_at.is_(None), Order.delivered_at < cutoff),
+            # A parcel being intercepted (or on its way back) is not delivered to anyone yet.
+            ~exists().where(
+                OrderInterception.order_id == Order.id,
+                OrderInterception.status.in_(OPEN_INTERCEPTIONS),
+            ),
         )
         .order_by(Order.id)
         .limit(limit)
@@ -254,3 +265,116 @@ async def last_timeline_id(session: AsyncSession, order_id: int) -> int:
         select(func.max(OrderEvent.id)).where(OrderEvent.order_id == order_id)
     )
     return int(found or 0)
+
+
+# --- changes before shipping ---------------------------------------------------------------
+
+
+async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
+    """The order row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
+    write transaction already excludes other writers). Changes and shipping both take it."""
+    return await session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def get_line(session: AsyncSession, order_id: int, line_id: int) -> OrderLine | None:
+    return await session.scalar(
+        select(OrderLine)
+        .where(OrderLine.id == line_id, OrderLine.order_id == order_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def set_line(session: AsyncSession, line_id: int, values: dict[str, Any]) -> None:
+    await session.execute(update(OrderLine).where(OrderLine.id == line_id).values(**values))
+
+
+async def changes_of(session: AsyncSession, order_id: int) -> list[OrderChange]:
+    rows = await session.scalars(
+        select(OrderChange)
+        .where(OrderChange.order_id == order_id)
+        .order_by(OrderChange.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def get_change(session: AsyncSession, change_id: int) -> OrderChange | None:
+    return await session.get(OrderChange, change_id, populate_existing=True)
+
+
+async def change_by_request(
+    session: AsyncSession, order_id: int, request_id: str
+) -> OrderChange | None:
+    return await session.scalar(
+        select(OrderChange).where(
+            OrderChange.order_id == order_id, OrderChange.request_id == request_id
+        )
+    )
+
+
+async def change_by_payment(session: AsyncSession, reference: str) -> OrderChange | None:
+    return await session.scalar(
+        select(OrderChange).where(OrderChange.payment_reference == reference)
+    )
+
+
+async def set_change(session: AsyncSession, change_id: int, values: dict[str, Any]) -> None:
+    await session.execute(update(OrderChange).where(OrderChange.id == change_id).values(**values))
+
+
+async def due_changes(
+    session: AsyncSession, *, status: str, before: datetime, limit: int
+) -> list[tuple[int, int]]:
+    """(change id, order id) of changes in ``status`` requested before ``before``, oldest first."""
+    rows = await session.execute(
+        select(OrderChange.id, OrderChange.order_id)
+        .where(OrderChange.status == status, OrderChange.requested_at < before)
+        .order_by(OrderChange.requested_at, OrderChange.id)
+        .limit(limit)
+    )
+    return [(int(a), int(b)) for a, b in rows.all()]
+
+
+# --- interception cases --------------------------------------------------------------------
+
+
+async def interceptions_of(session: AsyncSession, order_id: int) -> list[OrderInterception]:
+    """The order's interception cases, oldest first."""
+    rows = await session.scalars(
+        select(OrderInterception)
+        .where(OrderInterception.order_id == order_id)
+        .order_by(OrderInterception.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def interception_for_shipment(
+    session: AsyncSession, *, reference: str
+) -> OrderInterception | None:
+    """The latest case that stopped (or tried to stop) parcel ``reference``."""
+    return await session.scalar(
+        select(OrderInterception)
+        .where(OrderInterception.old_shipment == reference)
+        .order_by(OrderInterception.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def change_interception(
+    session: AsyncSession, *, case_id: int, status: str, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` only if the case is still at ``status`` (one of two racers wins)."""
+    result = await session.execute(
+        update(OrderInterception)
+        .where(OrderInterception.id == case_id, OrderInterception.status == status)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0)) == 1

@@ -71,6 +71,15 @@ class PenaltyTerms:
     lost_compensation_cap_fen: int = 200_000  # the most paid out per lost or damaged parcel
 
 
+# The interception fee when an agreement names none: the usual market rates, in fen.
+INTERCEPT_FEES_FEN: dict[Zone, int] = {
+    Zone.SAME_CITY: 300,
+    Zone.SAME_PROVINCE: 500,
+    Zone.NEIGHBOURING: 800,
+    Zone.FAR: 1000,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceAgreement:
     promise_days: dict[Zone, int]
@@ -78,9 +87,14 @@ class ServiceAgreement:
     intact_target: float
     satisfaction_target: float  # mean buyer rating, 1-5
     penalties: PenaltyTerms = field(default_factory=PenaltyTerms)
+    # What the carrier charges to stop a parcel in transit and send it back, per zone.
+    intercept_fee_fen: dict[Zone, int] = field(default_factory=lambda: dict(INTERCEPT_FEES_FEN))
 
     def promise_for(self, zone: Zone) -> int:
         return self.promise_days[zone]
+
+    def intercept_fee_for(self, zone: Zone) -> int:
+        return self.intercept_fee_fen.get(zone, INTERCEPT_FEES_FEN[zone])
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +152,7 @@ def agreement_to_json(agreement: ServiceAgreement) -> dict[str, Any]:
             "late_penalty_fen": terms.late_penalty_fen,
             "lost_compensation_cap_fen": terms.lost_compensation_cap_fen,
         },
+        "intercept_fee_fen": {z.value: f for z, f in agreement.intercept_fee_fen.items()},
     }
 
 
@@ -151,7 +166,17 @@ def agreement_from_json(data: dict[str, Any]) -> ServiceAgreement:
         intact_target=float(data["intact_target"]),
         satisfaction_target=float(data["satisfaction_target"]),
         penalties=PenaltyTerms(**data.get("penalties", {})),
+        intercept_fee_fen=_intercept_fees(data.get("intercept_fee_fen")),
     )
+
+
+def _intercept_fees(data: dict[str, Any] | None) -> dict[Zone, int]:
+    fees = dict(INTERCEPT_FEES_FEN)
+    for zone, fen in (data or {}).items():
+        if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
+            raise InvalidInput("an interception fee is whole fen, not negative")
+        fees[Zone(zone)] = fen
+    return fees
 
 
 def area_from_json(data: dict[str, Any]) -> ServiceArea:

@@ -354,15 +354,24 @@ GIVEN_UP = frozenset(
 
 
 async def reship_shipment(
-    *, uow: UnitOfWork, reference: str, carrier_code: str | None = None, stalled: bool = False
+    *,
+    uow: UnitOfWork,
+    reference: str,
+    carrier_code: str | None = None,
+    stalled: bool = False,
+    destination: Place | None = None,
+    recipient: Recipient | None = None,
 ) -> ShipmentInfo:
     """A new shipment for the same order, lane, weight and recipient as ``reference``, with
     the best carrier (or ``carrier_code``); its booking follows like ``request_shipment``'s.
 
     Allowed when the old one's booking failed, or the parcel is lost, damaged, refused, on its
     way back or cancelled; ``stalled`` (an exception case resolved by reshipping) also allows
-    it for a parcel that stopped moving. Runs in the caller's transaction and calls nobody.
+    it for a parcel that stopped moving. ``destination`` and ``recipient`` send the new parcel
+    elsewhere (an intercepted parcel redirected). Runs in the caller's transaction and calls
+    nobody.
     """
+    recipient = _check_recipient(recipient) if recipient is not None else None
     async with uow.atomic():
         old = await require_shipment(uow, reference, lock=True)
         status = ShipmentStatus(old.status)
@@ -375,7 +384,7 @@ async def reship_shipment(
         if not (failed or status in GIVEN_UP or stalled):
             raise Conflict("this parcel is still on its way", details={"status": status.value})
         origin = Place(old.origin_province, old.origin_city)
-        destination = Place(old.dest_province, old.dest_city)
+        destination = destination or Place(old.dest_province, old.dest_city)
         quote = await _choose(uow, origin, destination, old.weight_g, carrier_code)
         carrier = await repository.get_carrier(uow.session, code=quote.code)
         assert carrier is not None
@@ -383,7 +392,9 @@ async def reship_shipment(
             uow, carrier_id=carrier.id, carrier_code=carrier.code, merchant_id=old.merchant_id,
             order=(old.order_id, old.order_number, old.buyer_id), lane=(origin, destination),
             weight_g=old.weight_g, price_fen=quote.price_fen, promise_days=quote.promise_days,
-            recipient_enc=old.recipient_enc,
+            recipient_enc=(
+                old.recipient_enc if recipient is None else encrypt_recipient(uow, recipient)
+            ),
         )  # fmt: skip
         await repository.add(uow.session, row)
         await publish(uow, ShipmentBookingRequested(row.id, row.reference), key=row.reference)

@@ -18,6 +18,7 @@ from kuaidan.core.errors import Forbidden, InvalidInput, NotFound
 from kuaidan.core.pagination import PageRequest
 from kuaidan.core.templating import csrf_token
 from kuaidan.ordering import service, stream
+from kuaidan.ordering.api import interception as _interception
 from kuaidan.ordering.domain import Actor, CartOwner, OrderingPolicy
 from kuaidan.ordering.readmodels import CartView
 from kuaidan.ordering.schemas import (
@@ -393,3 +394,11 @@ async def tracking_events(
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+from kuaidan.ordering.api.changes import router as _changes_router  # noqa: E402
+
+router.include_router(_changes_router)
+
+
+router.include_router(_interception.router)

@@ -36,6 +36,7 @@ class OrderAction(StrEnum):
     AUTO_COMPLETE = "auto_complete"  # N days after delivery without a complaint
     CANCEL = "cancel"  # buyer, agent or merchant before shipping
     EXPIRE = "expire"  # unpaid for too long
+    RETURN = "return"  # an intercepted parcel came back to the merchant: cancelled, refunded
 
 
 class Actor(StrEnum):
@@ -61,6 +62,8 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderAction], OrderStatus] = {
     (S.DELIVERED, A.AUTO_COMPLETE): S.COMPLETED,
     # A parcel whose delivery scan never reaches us still completes after the same wait.
     (S.SHIPPED, A.AUTO_COMPLETE): S.COMPLETED,
+    # The buyer cancelled after shipping: the carrier intercepted the parcel and brought it back.
+    (S.SHIPPED, A.RETURN): S.CANCELLED,
 }
 
 # Who may take each action. The platform (system) acts on outside parties' word and on timers.
@@ -73,6 +76,7 @@ ACTORS: Mapping[OrderAction, frozenset[Actor]] = {
     A.AUTO_COMPLETE: frozenset({Actor.SYSTEM}),
     A.CANCEL: frozenset({Actor.BUYER, Actor.AGENT, Actor.MERCHANT, Actor.ADMIN, Actor.SYSTEM}),
     A.EXPIRE: frozenset({Actor.SYSTEM}),
+    A.RETURN: frozenset({Actor.SYSTEM}),
 }
 
 

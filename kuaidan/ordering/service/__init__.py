@@ -17,7 +17,23 @@ from kuaidan.ordering.service.carts import (
     remove_cart_item,
     set_cart_item,
 )
+from kuaidan.ordering.service.change_payments import (
+    expire_change_payments,
+    record_change_payment,
+)
+from kuaidan.ordering.service.changes import (
+    auto_approve_changes,
+    change_address,
+    change_line,
+    decide_change,
+    list_changes,
+    start_packing,
+)
 from kuaidan.ordering.service.checkouts import get_checkout, refresh_checkout_payment
+from kuaidan.ordering.service.interception import (
+    list_interceptions,
+    request_interception,
+)
 from kuaidan.ordering.service.lifecycle import (
     auto_complete_orders,
     expire_overdue_orders,
@@ -76,14 +92,19 @@ __all__ = [
     "DEFAULT_WEIGHT_G",
     "actor_of",
     "add_cart_item",
+    "auto_approve_changes",
     "auto_book",
     "auto_complete_orders",
     "cancel_order",
     "cart_count",
+    "change_address",
+    "change_line",
     "checkout_cart",
     "checkout_payment_status",
     "confirm_receipt",
+    "decide_change",
     "deliver_from_carrier",
+    "expire_change_payments",
     "expire_overdue_orders",
     "get_cart",
     "get_checkout",
@@ -91,6 +112,8 @@ __all__ = [
     "get_shipping_settings",
     "get_tracking",
     "hold_awaits_code",
+    "list_changes",
+    "list_interceptions",
     "list_merchant_orders",
     "list_orders",
     "mark_delivered",
@@ -104,15 +127,18 @@ __all__ = [
     "propose_carriers",
     "prune",
     "rate_delivery",
+    "record_change_payment",
     "record_payment",
     "record_refund",
     "refresh_checkout_payment",
     "remove_cart_item",
+    "request_interception",
     "require_merchant",
     "resolve_from_case",
     "set_cart_item",
     "set_shipping_settings",
     "ship_order",
+    "start_packing",
     "tell_buyer_of_exception",
     "tracking_mark",
 ]

@@ -1,0 +1,116 @@
+"""JSON routes of interception after shipping: the buyer (or an agent for them) asks the
+carrier to stop a shipped order's parcel (redirect to a new address, or cancel), and anyone
+who may see the order follows the case step by step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from kuaidan import deps
+from kuaidan.ordering.domain.interception import (
+    InterceptionCause,
+    InterceptionKind,
+    InterceptionView,
+)
+from kuaidan.ordering.service import interception
+
+router = APIRouter(tags=["ordering"], dependencies=[deps.CsrfProtected])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewAddressIn(_Strict):
+    recipient: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=5, max_length=32)
+    province: str = Field(min_length=1, max_length=50, examples=["浙江省"])
+    city: str = Field(min_length=1, max_length=50, examples=["杭州市"])
+    district: str = Field(default="", max_length=50)
+    line: str = Field(min_length=1, max_length=200)
+    postcode: str | None = Field(default=None, max_length=10)
+
+
+class InterceptionCreate(_Strict):
+    """``redirect`` with the new ``address``, or ``cancel`` (the order is refunded once the
+    parcel is back, less the carrier's fee when the buyer bears it). ``cause`` is an agent's
+    word only: ``merchant_error`` puts the fee on the merchant."""
+
+    kind: Literal["redirect", "cancel"]
+    reason: str = Field(min_length=1, max_length=200)
+    address: NewAddressIn | None = None
+    cause: Literal["buyer_changed_mind", "merchant_error"] | None = None
+
+
+class InterceptionRead(_Strict):
+    case_id: int
+    order_number: str
+    kind: str
+    status: str
+    words: str
+    cause: str
+    bearer: str
+    fee_fen: int
+    refund_fen: int | None
+    currency: str
+    old_shipment: str
+    new_shipment: str | None
+    new_address: str | None
+    requested_by: str
+    reason: str
+    carrier_message: str | None
+    requested_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, view: InterceptionView) -> InterceptionRead:
+        return cls(
+            case_id=view.case_id, order_number=view.order_number, kind=view.kind.value,
+            status=view.status.value, words=view.words, cause=view.cause.value,
+            bearer=view.bearer.value, fee_fen=view.fee_fen, refund_fen=view.refund_fen,
+            currency=view.currency, old_shipment=view.old_shipment,
+            new_shipment=view.new_shipment, new_address=view.new_address,
+            requested_by=view.requested_by, reason=view.reason,
+            carrier_message=view.carrier_message, requested_at=view.requested_at,
+            updated_at=view.updated_at,
+        )  # fmt: skip
+
+
+@router.post(
+    "/orders/{number}/interceptions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Ask the carrier to stop a shipped parcel (redirect or cancel)",
+)
+async def request_interception(
+    uow: deps.Uow, user: deps.CurrentUser, number: str, body: InterceptionCreate
+) -> InterceptionRead:
+    """The order's buyer, or an agent/admin on the buyer's behalf (audited). 409
+    ``interception_not_allowed`` when the order is not shipped, the parcel is delivered or on
+    its way back, or a case or refund is under way; 422 for a bad address; 404 for an order
+    the caller cannot see."""
+    address = None
+    if body.address is not None:
+        address = interception.NewAddress(**body.address.model_dump())
+    view = await interception.request_interception(
+        uow=uow,
+        number=number,
+        by=user,
+        kind=InterceptionKind(body.kind),
+        reason=body.reason,
+        address=address,
+        cause=InterceptionCause(body.cause) if body.cause else None,
+    )
+    return InterceptionRead.of(view)
+
+
+@router.get("/orders/{number}/interceptions", summary="The order's interception cases")
+async def list_interceptions(
+    uow: deps.Uow, user: deps.CurrentUser, number: str
+) -> list[InterceptionRead]:
+    """Newest first, each with its step, fee and who bears it."""
+    views = await interception.list_interceptions(uow=uow, number=number, viewer=user)
+    return [InterceptionRead.of(view) for view in views]
