@@ -23,7 +23,7 @@ import httpx
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
-from kuaidan.core.errors import InvalidInput
+from kuaidan.payments.adapters._signed import verified_notification, verified_return
 from kuaidan.payments.domain import (
     CloseResult,
     Notification,
@@ -173,46 +173,18 @@ class AlipayProvider:
     # --- what Alipay sends us ------------------------------------------------------------
 
     def verify_notification(self, params: Mapping[str, str]) -> Notification:
-        if not signing.verify_params(
-            params, self._alipay_public_key(), exclude=signing.NOTIFY_EXCLUDE
-        ):
-            raise SignatureInvalid("the notification's signature does not verify")
+        notification = verified_notification(params, self._alipay_public_key())
         seller = self.config.seller_id
         if seller and params.get("seller_id") != seller:
             raise SignatureInvalid("the notification is for another seller_id")
-        try:
-            paid = params.get("gmt_payment")
-            return Notification(
-                notify_id=_required(params, "notify_id"),
-                out_trade_no=_required(params, "out_trade_no"),
-                trade_no=_required(params, "trade_no"),
-                trade_status=TradeState(_required(params, "trade_status")),
-                amount_fen=yuan_to_fen(_required(params, "total_amount")),
-                app_id=_required(params, "app_id"),
-                paid_at=signing.parse_protocol_time(paid) if paid else None,
-                sent_at=signing.parse_protocol_time(_required(params, "notify_time")),
-            )
-        except (ValueError, InvalidInput) as exc:
-            raise SignatureInvalid(f"a signed notification we cannot read: {exc}") from exc
+        return notification
 
     def verify_return(self, params: Mapping[str, str]) -> ReturnInfo:
         own = {key: value for key, value in params.items() if key in RETURN_KEYS}
-        if not signing.verify_params(
-            own, self._alipay_public_key(), exclude=signing.NOTIFY_EXCLUDE
-        ):
-            raise SignatureInvalid("the return's signature does not verify")
+        info = verified_return(own, self._alipay_public_key())
         if own.get("method") != "alipay.trade.page.pay.return":
             raise SignatureInvalid("not a page pay return")
-        try:
-            amount_fen = yuan_to_fen(_required(own, "total_amount"))
-        except InvalidInput as exc:
-            raise SignatureInvalid(f"a signed return we cannot read: {exc}") from exc
-        return ReturnInfo(
-            out_trade_no=_required(own, "out_trade_no"),
-            trade_no=_required(own, "trade_no"),
-            amount_fen=amount_fen,
-            app_id=_required(own, "app_id"),
-        )
+        return info
 
     # --- calls to Alipay -------------------------------------------------------------------
 
@@ -311,10 +283,3 @@ class AlipayProvider:
 
 def _failure(response: Mapping[str, Any]) -> str:
     return f"{response.get('code')} {response.get('sub_code')}: {response.get('sub_msg')}"
-
-
-def _required(params: Mapping[str, str], key: str) -> str:
-    value = params.get(key)
-    if not value:
-        raise SignatureInvalid(f"Alipay's message has no {key}")
-    return value

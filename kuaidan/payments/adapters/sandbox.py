@@ -18,7 +18,7 @@ import httpx
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
-from kuaidan.core.errors import InvalidInput
+from kuaidan.payments.adapters._signed import verified_notification, verified_return
 from kuaidan.payments.domain import (
     CloseResult,
     Notification,
@@ -26,7 +26,6 @@ from kuaidan.payments.domain import (
     RefundCheck,
     RefundResult,
     ReturnInfo,
-    SignatureInvalid,
     TradeState,
     TradeStatus,
     fen_to_yuan,
@@ -112,41 +111,11 @@ class SandboxProvider:
         return f"{self.config.base_url.rstrip('/')}/gateway?{urlencode(params)}"
 
     def verify_notification(self, params: Mapping[str, str]) -> Notification:
-        if not signing.verify_params(
-            params, self._provider_public_key(), exclude=signing.NOTIFY_EXCLUDE
-        ):
-            raise SignatureInvalid("the notification's signature does not verify")
-        try:
-            paid = params.get("gmt_payment")
-            return Notification(
-                notify_id=_required(params, "notify_id"),
-                out_trade_no=_required(params, "out_trade_no"),
-                trade_no=_required(params, "trade_no"),
-                trade_status=TradeState(_required(params, "trade_status")),
-                amount_fen=yuan_to_fen(_required(params, "total_amount")),
-                app_id=_required(params, "app_id"),
-                paid_at=signing.parse_protocol_time(paid) if paid else None,
-                sent_at=signing.parse_protocol_time(_required(params, "notify_time")),
-            )
-        except (ValueError, InvalidInput) as exc:
-            raise SignatureInvalid(f"a signed notification we cannot read: {exc}") from exc
+        return verified_notification(params, self._provider_public_key())
 
     def verify_return(self, params: Mapping[str, str]) -> ReturnInfo:
         own = {key: value for key, value in params.items() if key in RETURN_KEYS}
-        if not signing.verify_params(
-            own, self._provider_public_key(), exclude=signing.NOTIFY_EXCLUDE
-        ):
-            raise SignatureInvalid("the return's signature does not verify")
-        try:
-            amount_fen = yuan_to_fen(_required(own, "total_amount"))
-        except InvalidInput as exc:
-            raise SignatureInvalid(f"a signed return we cannot read: {exc}") from exc
-        return ReturnInfo(
-            out_trade_no=_required(own, "out_trade_no"),
-            trade_no=_required(own, "trade_no"),
-            amount_fen=amount_fen,
-            app_id=_required(own, "app_id"),
-        )
+        return verified_return(own, self._provider_public_key())
 
     # --- calls to the provider -----------------------------------------------------------
 
@@ -227,13 +196,6 @@ class SandboxProvider:
                 return CloseResult(closed=False, paid=status)
             return CloseResult(closed=status.state == TradeState.TRADE_CLOSED)
         raise ProviderError(f"trade.close failed: {response}")
-
-
-def _required(params: Mapping[str, str], key: str) -> str:
-    value = params.get(key)
-    if not value:
-        raise SignatureInvalid(f"the provider's message has no {key}")
-    return value
 
 
 def _trade_status(reference: str, response: Mapping[str, Any]) -> TradeStatus:
