@@ -21,7 +21,7 @@ from kuaidan.core.clock import utcnow
 from kuaidan.simulators.alipaygw import pages, protocol
 from kuaidan.simulators.alipaygw.protocol import GatewayConfig
 from kuaidan.simulators.paysandbox import protocol as shared
-from kuaidan.simulators.paysandbox.app import dropped_refund
+from kuaidan.simulators.paysandbox.app import dropped_refund, new_trade
 from kuaidan.simulators.paysandbox.notifier import Hooks, Notifier
 from kuaidan.simulators.paysandbox.protocol import ProtocolError
 from kuaidan.simulators.paysandbox.store import CLOSED, SUCCESS, NewTrade, Store, Trade
@@ -43,24 +43,13 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
+def _trade_no(now: datetime) -> str:
+    """Alipay's trade numbers: the date, a channel code, a serial."""
+    return now.strftime("%Y%m%d") + "22001" + secrets.token_hex(6)
+
+
 def _new_trade(app_id: str, out_trade_no: str, **fields: Any) -> NewTrade:
-    now = utcnow()
-    defaults: dict[str, Any] = {
-        "subject": "",
-        "total_fen": 0,
-        "notify_url": "",
-        "return_url": "",
-        "expires_at": now + shared.timeout_of(None),
-    }
-    defaults.update(fields)
-    return NewTrade(
-        app_id=app_id,
-        out_trade_no=out_trade_no,
-        trade_no=now.strftime("%Y%m%d") + "22001" + secrets.token_hex(6),
-        token=secrets.token_urlsafe(24),
-        created_at=now,
-        **defaults,
-    )
+    return new_trade(app_id, out_trade_no, number=_trade_no, **fields)
 
 
 def _expires_at(biz: Mapping[str, Any], now: datetime) -> datetime:

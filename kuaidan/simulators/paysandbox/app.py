@@ -5,9 +5,10 @@ enabled, test hooks under ``/sandbox/`` that are no part of the protocol.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
@@ -37,7 +38,18 @@ def sandbox_of(request: Request) -> Sandbox:
     return sandbox
 
 
-def _new_trade(app_id: str, out_trade_no: str, **fields: Any) -> NewTrade:
+def sandbox_trade_no(now: datetime) -> str:
+    return now.strftime("%Y%m%d") + secrets.token_hex(8)
+
+
+def new_trade(
+    app_id: str,
+    out_trade_no: str,
+    *,
+    number: Callable[[datetime], str] = sandbox_trade_no,
+    **fields: Any,
+) -> NewTrade:
+    """A trade as the provider records it; ``number`` makes its own trade number."""
     now = utcnow()
     defaults: dict[str, Any] = {
         "subject": "",
@@ -50,7 +62,7 @@ def _new_trade(app_id: str, out_trade_no: str, **fields: Any) -> NewTrade:
     return NewTrade(
         app_id=app_id,
         out_trade_no=out_trade_no,
-        trade_no=now.strftime("%Y%m%d") + secrets.token_hex(8),
+        trade_no=number(now),
         token=secrets.token_urlsafe(24),
         created_at=now,
         **defaults,
@@ -69,7 +81,7 @@ def _open_trade(sandbox: Sandbox, params: Mapping[str, str]) -> Trade:
     if total_fen <= 0:
         raise ProtocolError("ACQ.INVALID_PARAMETER", "the amount must be positive")
     trade = sandbox.store.open_trade(
-        _new_trade(
+        new_trade(
             sandbox.config.app_id,
             out_trade_no,
             subject=protocol.subject_of(biz),
@@ -201,7 +213,7 @@ def dropped_refund(
 
 def _close(sandbox: Sandbox, biz: Mapping[str, Any]) -> dict[str, str]:
     out_trade_no = protocol.out_trade_no_of(biz)
-    trade = sandbox.store.close_trade(_new_trade(sandbox.config.app_id, out_trade_no))
+    trade = sandbox.store.close_trade(new_trade(sandbox.config.app_id, out_trade_no))
     if trade.status != CLOSED:
         raise ProtocolError("ACQ.TRADE_STATUS_ERROR", f"the trade is {trade.status}")
     return protocol.success(out_trade_no=out_trade_no, trade_no=trade.trade_no)
