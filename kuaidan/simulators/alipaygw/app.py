@@ -14,14 +14,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
 from kuaidan.simulators.alipaygw import pages, protocol
 from kuaidan.simulators.alipaygw.protocol import GatewayConfig
 from kuaidan.simulators.paysandbox import protocol as shared
-from kuaidan.simulators.paysandbox.app import dropped_refund, new_trade
+from kuaidan.simulators.paysandbox.app import (
+    AmountChange,
+    HookSettings,
+    TradeRef,
+    apply_hooks,
+    change_amount,
+    dropped_refund,
+    new_trade,
+)
 from kuaidan.simulators.paysandbox.notifier import Hooks, Notifier
 from kuaidan.simulators.paysandbox.protocol import ProtocolError
 from kuaidan.simulators.paysandbox.store import CLOSED, SUCCESS, NewTrade, Store, Trade
@@ -259,31 +266,15 @@ async def gateway_do(request: Request) -> Response:
 hooks = APIRouter(prefix="/sandbox")
 
 
-class HookSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    misroute_next: int | None = Field(default=None, ge=0, le=100)
-    duplicate: bool | None = None
-    suppress_next: int | None = Field(default=None, ge=0, le=100)
-    drop_refund_of: str | None = Field(default=None, max_length=64)
-
-
-class TradeRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    out_trade_no: str = Field(min_length=1, max_length=64)
-
-
-class AmountChange(TradeRef):
-    total_fen: int = Field(gt=0, le=10**12)
-
-
 @hooks.post("/hooks")
 async def set_hooks(request: Request, body: HookSettings) -> dict[str, Any]:
-    current = gateway_of(request).hooks
-    for name, value in body.model_dump(exclude_none=True).items():
-        setattr(current, name, value)
-    return dict(vars(current))
+    return apply_hooks(gateway_of(request).hooks, body)
+
+
+@hooks.post("/amount")
+async def hook_amount(request: Request, body: AmountChange) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    return change_amount(gateway.store, gateway.config.app_id, body)
 
 
 @hooks.post("/pay")
@@ -299,17 +290,6 @@ async def hook_pay(request: Request, body: TradeRef) -> dict[str, Any]:
         raise HTTPException(409, error.message) from error
     return_url = protocol.signed_return_url(trade, gateway.config, now=utcnow())
     return {"trade_no": trade.trade_no, "status": trade.status, "return_url": return_url}
-
-
-@hooks.post("/amount")
-async def hook_amount(request: Request, body: AmountChange) -> dict[str, Any]:
-    """Change the gateway's record of a trade's amount (a discrepancy to reconcile)."""
-    gateway = gateway_of(request)
-    if not gateway.store.set_total(
-        app_id=gateway.config.app_id, out_trade_no=body.out_trade_no, total_fen=body.total_fen
-    ):
-        raise HTTPException(404, "no such trade")
-    return {"out_trade_no": body.out_trade_no, "total_fen": body.total_fen}
 
 
 @hooks.get("/trades/{out_trade_no}")

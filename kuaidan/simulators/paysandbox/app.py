@@ -272,45 +272,43 @@ class HookSettings(BaseModel):
     drop_refund_of: str | None = Field(default=None, max_length=64)
 
 
-class AmountChange(BaseModel):
+class TradeRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out_trade_no: str = Field(min_length=1, max_length=64)
+
+
+class AmountChange(TradeRef):
     total_fen: int = Field(gt=0, le=10**12)
 
 
-class PayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    out_trade_no: str = Field(min_length=1, max_length=64)
-
-
-@hooks.post("/hooks")
-async def set_hooks(request: Request, body: HookSettings) -> dict[str, Any]:
-    current = sandbox_of(request).hooks
+def apply_hooks(current: Hooks, body: HookSettings) -> dict[str, Any]:
+    """Set the given hooks; the hooks as they now stand (both simulators' ``/sandbox/hooks``)."""
     for name, value in body.model_dump(exclude_none=True).items():
         setattr(current, name, value)
-    return {
-        "misroute_next": current.misroute_next,
-        "duplicate": current.duplicate,
-        "suppress_next": current.suppress_next,
-        "drop_refund_of": current.drop_refund_of,
-    }
+    return {name: getattr(current, name) for name in HookSettings.model_fields}
 
 
-@hooks.post("/amount")
-async def hook_amount(request: Request, body: AmountChange) -> dict[str, Any]:
+def change_amount(store: Store, app_id: str, body: AmountChange) -> dict[str, Any]:
     """Change the provider's record of a trade's amount (a discrepancy to reconcile)."""
-    sandbox = sandbox_of(request)
-    if not sandbox.store.set_total(
-        app_id=sandbox.config.app_id, out_trade_no=body.out_trade_no, total_fen=body.total_fen
-    ):
+    if not store.set_total(app_id=app_id, out_trade_no=body.out_trade_no, total_fen=body.total_fen):
         raise HTTPException(404, "no such trade")
     return {"out_trade_no": body.out_trade_no, "total_fen": body.total_fen}
 
 
+@hooks.post("/hooks")
+async def set_hooks(request: Request, body: HookSettings) -> dict[str, Any]:
+    return apply_hooks(sandbox_of(request).hooks, body)
+
+
+@hooks.post("/amount")
+async def hook_amount(request: Request, body: AmountChange) -> dict[str, Any]:
+    sandbox = sandbox_of(request)
+    return change_amount(sandbox.store, sandbox.config.app_id, body)
+
+
 @hooks.post("/pay")
-async def hook_pay(request: Request, body: PayRequest) -> dict[str, Any]:
+async def hook_pay(request: Request, body: TradeRef) -> dict[str, Any]:
     """Pay as if the buyer had clicked 确认付款 on the pay page."""
     sandbox = sandbox_of(request)
     trade = sandbox.store.trade(sandbox.config.app_id, body.out_trade_no)
