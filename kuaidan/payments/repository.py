@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.payments.models import (
@@ -194,13 +195,19 @@ async def payments_since(
     return list(rows)
 
 
-async def mark_reconciled(session: AsyncSession, *, payment_id: int, version: int) -> None:
-    """The payment as of ``version`` was compared with the provider (no-op if it changed)."""
-    await session.execute(
-        update(Payment)
-        .where(Payment.id == payment_id, Payment.version == version)
-        .values(reconciled_version=version)
-    )
+PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
+_MARK_RECONCILED = (
+    update(PAYMENTS)
+    .where(PAYMENTS.c.id == bindparam("pid"), PAYMENTS.c.version == bindparam("v"))
+    .values(reconciled_version=bindparam("v"))
+)
+
+
+async def mark_reconciled(session: AsyncSession, compared: Sequence[tuple[int, int]]) -> None:
+    """Each (payment id, version) was compared with the provider: one batched statement; a
+    payment that changed since (another version) stays due."""
+    if compared:
+        await session.execute(_MARK_RECONCILED, [{"pid": p, "v": v} for p, v in compared])
 
 
 async def finished_refunds_of(session: AsyncSession, *, payment_ids: list[int]) -> list[Refund]:

@@ -200,10 +200,8 @@ async def reconcile_payments(
     checked = len(compared)
     async with uow.atomic():
         new = recovered + await _store(uow, run_id, found)
-        for target in compared:  # with the findings: none is lost if the run dies before
-            await repository.mark_reconciled(
-                uow.session, payment_id=target.id, version=target.version
-            )
+        # With the findings: none is lost if the run dies before.
+        await repository.mark_reconciled(uow.session, [(t.id, t.version) for t in compared])
         finished = uow.now()
         await repository.finish_run(
             uow.session,
