@@ -1,14 +1,16 @@
 """JSON routes of the catalog: categories, product search and detail, merchants.
 
-All of them are public reads: buyers browse without signing in.
+All of them but the administrators' category settings are public reads: buyers browse
+without signing in.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from kuaidan import deps
 from kuaidan.catalog import service
 from kuaidan.catalog.domain import ProductQuery
 from kuaidan.catalog.schemas import (
@@ -21,6 +23,7 @@ from kuaidan.catalog.schemas import (
     ProductPage,
     ProductRead,
     ProductSearchParams,
+    ReturnWindowPut,
 )
 from kuaidan.core.errors import NotFound
 from kuaidan.core.pagination import PageRequest
@@ -75,3 +78,23 @@ async def get_merchant(uow: Uow, merchant_id: int) -> MerchantRead:
     if not merchant.is_active:
         raise NotFound(f"no merchant {merchant_id}")
     return MerchantRead.of(merchant)
+
+
+@router.put(
+    "/admin/categories/{slug}/return-window",
+    summary="Set a category's no-reason return window",
+    dependencies=[deps.CsrfProtected],
+)
+async def put_return_window(
+    uow: Uow,
+    admin: deps.Admin,
+    slug: Annotated[str, Path(max_length=64)],
+    body: ReturnWindowPut,
+) -> CategoryRead:
+    """Administrators. Days of no-reason return for the category's products: 0 for none
+    (fresh food, custom-made goods...), 1-30 days, or null to inherit the parent's (at the
+    top, the platform default). Recorded in the audit log. 404 for an unknown category."""
+    category = await service.set_return_window(
+        uow=uow, slug=slug, days=body.no_reason_return_days, actor_id=admin.id
+    )
+    return CategoryRead.of(category)

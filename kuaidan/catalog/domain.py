@@ -79,6 +79,9 @@ class CategoryInfo:
     name_en: str
     parent_id: int | None
     position: int
+    # Days of no-reason return: None inherits the parent's (at the top, the platform
+    # default), 0 means none (fresh food, custom-made goods...), 1..30 that many days.
+    no_reason_return_days: int | None = None
 
 
 def descendant_ids(categories: Iterable[CategoryInfo], root_id: int) -> set[int]:
@@ -114,6 +117,34 @@ def ancestors(categories: Iterable[CategoryInfo], category_id: int) -> list[Cate
         if current is not None:
             chain.append(current)
     return chain[::-1]
+
+
+MAX_NO_REASON_RETURN_DAYS = 30
+
+
+def check_return_days(days: int | None) -> int | None:
+    """A category's no-reason return window: None (inherit), 0 (none) or 1..30 days."""
+    if days is None:
+        return None
+    if not _is_int(days) or not 0 <= days <= MAX_NO_REASON_RETURN_DAYS:
+        raise InvalidInput(
+            f"a no-reason return window is 0..{MAX_NO_REASON_RETURN_DAYS} days, or none to inherit",
+            details={"field": "no_reason_return_days"},
+        )
+    return days
+
+
+def return_window(categories: Mapping[int, CategoryInfo], category_id: int) -> int | None:
+    """The first window set walking from the category up to the top (cycles are harmless);
+    None when no category on the way sets one, and the caller applies the platform default."""
+    seen: set[int] = set()
+    current = categories.get(category_id)
+    while current is not None and current.id not in seen:
+        if current.no_reason_return_days is not None:
+            return current.no_reason_return_days
+        seen.add(current.id)
+        current = None if current.parent_id is None else categories.get(current.parent_id)
+    return None
 
 
 # --- new listings -----------------------------------------------------------------------

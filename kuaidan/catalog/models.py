@@ -24,6 +24,9 @@ class Category(Base):
     name_en: Mapped[str] = mapped_column(String(60))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     position: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Days of no-reason return: NULL inherits the parent's (at the top, the platform default),
+    # 0 means none, 1..30 that many days.
+    no_reason_return_days: Mapped[int | None]
 
 
 class Product(Base):

@@ -43,6 +43,17 @@ async def category_by_id(session: AsyncSession, category_id: int) -> Category | 
     return await session.get(Category, category_id)
 
 
+async def set_return_days(session: AsyncSession, *, slug: str, days: int | None) -> bool:
+    """Set a category's no-reason return window; False when there is no such category."""
+    result = await session.execute(
+        update(Category)
+        .where(Category.slug == slug)
+        .values(no_reason_return_days=days)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
 async def add(session: AsyncSession, *rows: Category | Product | Sku) -> None:
     session.add_all(rows)
     await session.flush()
@@ -53,6 +64,18 @@ async def add(session: AsyncSession, *rows: Category | Product | Sku) -> None:
 
 async def product_by_id(session: AsyncSession, product_id: int) -> Product | None:
     return await session.get(Product, product_id, populate_existing=True)
+
+
+async def categories_of_products(
+    session: AsyncSession, product_ids: Collection[int]
+) -> dict[int, int]:
+    """Each known product's category id, by product id."""
+    if not product_ids:
+        return {}
+    rows = await session.execute(
+        select(Product.id, Product.category_id).where(Product.id.in_(product_ids))
+    )
+    return dict(rows.all())
 
 
 async def lock_product(session: AsyncSession, product_id: int) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kuaidan.catalog.domain import (
+    MAX_NO_REASON_RETURN_DAYS,
     QUERY_MAX,
     CategoryInfo,
     ProductDetail,
@@ -52,6 +53,17 @@ class ProductSearchParams(PageParams):
         return self
 
 
+class ReturnWindowPut(Strict):
+    no_reason_return_days: int | None = Field(
+        ...,
+        ge=0,
+        le=MAX_NO_REASON_RETURN_DAYS,
+        strict=True,
+        description="Days of no-reason return: 0 for none, null to inherit the parent's "
+        "(at the top, the platform default).",
+    )
+
+
 # --- responses --------------------------------------------------------------------------
 
 
@@ -73,6 +85,9 @@ class CategoryRead(Strict):
     name_en: str
     parent_id: int | None
     position: int
+    no_reason_return_days: int | None = Field(
+        None, description="Days of no-reason return; 0 none; null inherits the parent's."
+    )
 
     @classmethod
     def of(cls, c: CategoryInfo) -> CategoryRead:
@@ -83,6 +98,7 @@ class CategoryRead(Strict):
             name_en=c.name_en,
             parent_id=c.parent_id,
             position=c.position,
+            no_reason_return_days=c.no_reason_return_days,
         )
 
 

@@ -23,8 +23,10 @@ from kuaidan.catalog.domain import (
     SkuFacts,
     SkuInfo,
     SkuStatus,
+    check_return_days,
     descendant_ids,
     list_price_problems,
+    return_window,
     summarise_skus,
 )
 from kuaidan.catalog.models import Category, Product, Sku
@@ -35,6 +37,7 @@ from kuaidan.inventory import service as inventory
 from kuaidan.inventory.domain import StockLevel
 from kuaidan.merchants import service as merchants
 from kuaidan.merchants.domain import check_name, check_slug
+from kuaidan.security import service as security
 
 # --- categories -------------------------------------------------------------------------
 
@@ -47,6 +50,7 @@ def _category(row: Category) -> CategoryInfo:
         name_en=row.name_en,
         parent_id=row.parent_id,
         position=row.position,
+        no_reason_return_days=row.no_reason_return_days,
     )
 
 
@@ -58,9 +62,14 @@ async def ensure_category(
     name_en: str,
     parent_slug: str | None = None,
     position: int = 0,
+    no_reason_return_days: int | None = None,
 ) -> CategoryInfo:
-    """Create the category, or bring an existing one with this slug up to date (idempotent)."""
+    """Create the category, or bring an existing one with this slug up to date (idempotent).
+
+    ``no_reason_return_days`` is its no-reason return window: None inherits the parent's,
+    0 means none, 1..30 that many days."""
     check_slug(slug)
+    days = check_return_days(no_reason_return_days)
     name = check_name(name, field="name", max_length=60)
     name_en = check_name(name_en, field="name_en", max_length=60)
     if parent_slug == slug:
@@ -77,6 +86,7 @@ async def ensure_category(
             row = Category(slug=slug)
             uow.session.add(row)
         row.name, row.name_en, row.parent_id, row.position = name, name_en, parent_id, position
+        row.no_reason_return_days = days
         try:
             await uow.session.flush()
         except IntegrityError as exc:  # a concurrent call created it first
@@ -94,6 +104,39 @@ async def get_category(*, uow: UnitOfWork, slug: str) -> CategoryInfo:
     if row is None:
         raise NotFound(f"no category {slug!r}")
     return _category(row)
+
+
+# --- no-reason return windows -----------------------------------------------------------
+
+
+async def set_return_window(
+    *, uow: UnitOfWork, slug: str, days: int | None, actor_id: int | None = None
+) -> CategoryInfo:
+    """Set a category's no-reason return window (None: inherit the parent's; 0: none;
+    1..30 days), recorded in the audit log with the window before and after."""
+    days = check_return_days(days)
+    async with uow.atomic():
+        before = await get_category(uow=uow, slug=slug)
+        await repository.set_return_days(uow.session, slug=slug, days=days)
+        await security.record(
+            uow=uow,
+            actor_id=actor_id,
+            action="catalog.return_window_changed",
+            subject=f"category:{slug}",
+            details={"before": before.no_reason_return_days, "after": days},
+        )
+        return await get_category(uow=uow, slug=slug)
+
+
+async def return_windows(*, uow: UnitOfWork, product_ids: Collection[int]) -> dict[int, int | None]:
+    """Each product's no-reason return window in days: the first one set walking its category
+    up to the top; None when none sets one (the caller applies the platform default).
+    Unknown products are absent. Two queries, however many products."""
+    category_of = await repository.categories_of_products(uow.session, set(product_ids))
+    if not category_of:
+        return {}
+    tree = {c.id: c for c in await list_categories(uow=uow)}
+    return {product: return_window(tree, category) for product, category in category_of.items()}
 
 
 # --- creating listings ------------------------------------------------------------------

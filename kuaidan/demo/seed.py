@@ -33,7 +33,7 @@ from kuaidan.demo.images import draw_product_images, image_paths
 from kuaidan.demo.spec import DemoUser
 from kuaidan.logistics import service as logistics
 from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ShippingSettings
+from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
 
 # Called as progress(what is happening, steps done, steps in all).
 Progress = Callable[[str, int, int], None]
@@ -115,17 +115,46 @@ SHIP_FROM: dict[str, tuple[str, str, bool]] = {
 DEFAULT_SHIP_FROM = ("浙江", "杭州", False)
 
 
+# Each ship-from city's telephone area code and a warehouse street there, for return addresses.
+RETURN_STREETS: dict[str, tuple[str, str]] = {
+    "广州": ("020", "天河区天河路 385 号 售后仓 (After-sales, 385 Tianhe Rd)"),
+    "深圳": ("0755", "南山区科苑路 15 号 售后部 (After-sales, 15 Keyuan Rd)"),
+    "杭州": ("0571", "西湖区文三路 90 号 售后仓库 (After-sales, 90 Wensan Rd)"),
+    "上海": ("021", "徐汇区漕溪北路 88 号 售后服务部 (After-sales, 88 Caoxi North Rd)"),
+}
+
+
 async def seed_shipping(uow: UnitOfWork) -> None:
-    """The default carriers, and a ship-from place for every demo shop that has none."""
+    """The default carriers, and a ship-from place and a return address for every demo shop
+    that has none."""
     await logistics.ensure_default_carriers(uow=uow)
-    for merchant in MERCHANTS:
+    for index, merchant in enumerate(MERCHANTS, start=1):
         info = await merchants.get_merchant_by_slug(uow=uow, slug=merchant.slug)
-        if info is None or info.ship_from_province:
+        if info is None:
             continue
         province, city, auto = SHIP_FROM.get(merchant.slug, DEFAULT_SHIP_FROM)
-        await merchants.set_shipping_settings(
-            uow=uow, merchant_id=info.id, settings=ShippingSettings(province, city, auto)
-        )
+        if not info.ship_from_province:
+            await merchants.set_shipping_settings(
+                uow=uow, merchant_id=info.id, settings=ShippingSettings(province, city, auto)
+            )
+        if await merchants.get_return_address(uow=uow, merchant_id=info.id) is None:
+            await merchants.set_return_address(
+                uow=uow,
+                merchant_id=info.id,
+                address=demo_return_address(merchant.name, province, city, index),
+            )
+
+
+def demo_return_address(shop_name: str, province: str, city: str, index: int) -> ReturnAddress:
+    """A shop's after-sales desk at a warehouse street of its ship-from city."""
+    area_code, street = RETURN_STREETS.get(city, RETURN_STREETS["杭州"])
+    return ReturnAddress(
+        recipient=f"{shop_name} 售后",
+        phone=f"{area_code}-8888{index:04d}",
+        province=province,
+        city=city,
+        line=street,
+    )
 
 
 async def is_seeded(*, uow: UnitOfWork) -> bool:

@@ -81,6 +81,55 @@ def check_shipping(settings: ShippingSettings) -> ShippingSettings:
     return ShippingSettings(province, city, settings.auto_book_carrier)
 
 
+@dataclass(frozen=True, slots=True)
+class ReturnAddress:
+    """Where a shop wants returned parcels sent (退货地址).
+
+    The province and city are logistics' short names, cleaned by the caller as the ship-from
+    place is (浙江, 杭州); the recipient, phone and street line are personal data, stored
+    encrypted.
+    """
+
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    line: str
+
+    def one_line(self) -> str:
+        parts = [self.province, self.city, self.line]
+        return " ".join(part for part in parts if part)
+
+
+# (shortest, longest) of each part of a return address, in characters.
+RETURN_ADDRESS_LIMITS = {
+    "recipient": (1, 50),
+    "phone": (5, 20),
+    "province": (1, 10),
+    "city": (1, 50),
+    "line": (4, 200),
+}
+MIN_PHONE_DIGITS = 5
+
+
+def check_return_address(address: ReturnAddress) -> ReturnAddress:
+    """Each part with its whitespace collapsed and within its limits; a phone number has at
+    least five digits. The first bad part is an InvalidInput naming its field."""
+    clean: dict[str, str] = {}
+    for field, (shortest, longest) in RETURN_ADDRESS_LIMITS.items():
+        value = " ".join(str(getattr(address, field)).split())
+        if not shortest <= len(value) <= longest:
+            raise InvalidInput(
+                f"{field} must be {shortest}..{longest} characters", details={"field": field}
+            )
+        clean[field] = value
+    if sum("0" <= char <= "9" for char in clean["phone"]) < MIN_PHONE_DIGITS:
+        raise InvalidInput(
+            f"a phone number has at least {MIN_PHONE_DIGITS} digits", details={"field": "phone"}
+        )
+    return ReturnAddress(**clean)
+
+
 def check_slug(slug: str) -> str:
     """A URL-safe identifier: lower-case letters, digits and inner hyphens, 1..64 characters."""
     if not SLUG_RE.fullmatch(slug):

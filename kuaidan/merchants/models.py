@@ -45,6 +45,13 @@ class Merchant(Base):
     ship_from_city: Mapped[str | None] = mapped_column(String(50))
     # Opt-in: book the best carrier as soon as an order is paid.
     auto_book_carrier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where returned parcels go (退货地址): personal parts encrypted, the place in clear as
+    # logistics names it. All empty until the shop sets one.
+    return_recipient_enc: Mapped[str | None] = mapped_column(Text)
+    return_phone_enc: Mapped[str | None] = mapped_column(Text)
+    return_line_enc: Mapped[str | None] = mapped_column(Text)
+    return_province: Mapped[str | None] = mapped_column(String(10))
+    return_city: Mapped[str | None] = mapped_column(String(50))
 
 
 class WebhookEndpoint(Base):

@@ -64,6 +64,19 @@ async def set_shipping(
     return int(getattr(result, "rowcount", 0)) == 1
 
 
+async def set_return_address(
+    session: AsyncSession, merchant_id: int, *, values: dict[str, str | None]
+) -> bool:
+    """Write the return address's columns (``return_*``) as given; False for no merchant."""
+    result = await session.execute(
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
 # --- webhooks ------------------------------------------------------------------------------
 
 

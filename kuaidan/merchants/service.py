@@ -24,9 +24,11 @@ from kuaidan.merchants.domain import (
     SIGNATURE_HEADER,
     MerchantInfo,
     MerchantStatus,
+    ReturnAddress,
     ShippingSettings,
     WebhookEndpointInfo,
     check_name,
+    check_return_address,
     check_shipping,
     check_slug,
     check_webhook_topics,
@@ -129,6 +131,48 @@ async def set_shipping_settings(
             auto_book_carrier=clean.auto_book_carrier,
         )
         if not changed:
+            raise NotFound(f"no merchant {merchant_id}")
+    return clean
+
+
+# --- the return address --------------------------------------------------------------------
+
+# Cipher contexts of the return address's personal parts, one per column.
+RETURN_CONTEXTS = {
+    "recipient": "merchants.return_recipient",
+    "phone": "merchants.return_phone",
+    "line": "merchants.return_line",
+}
+
+
+async def get_return_address(*, uow: UnitOfWork, merchant_id: int) -> ReturnAddress | None:
+    """Where the shop wants returned parcels sent; None until it sets one."""
+    row = await repository.by_id(uow.session, merchant_id)
+    if row is None:
+        raise NotFound(f"no merchant {merchant_id}")
+    sealed = [getattr(row, f"return_{part}_enc") for part in RETURN_CONTEXTS]
+    if row.return_province is None or row.return_city is None or None in sealed:
+        return None
+    opened = {
+        part: uow.cipher.decrypt(value, context=context)
+        for (part, context), value in zip(RETURN_CONTEXTS.items(), sealed, strict=True)
+    }
+    return ReturnAddress(province=row.return_province, city=row.return_city, **opened)
+
+
+async def set_return_address(
+    *, uow: UnitOfWork, merchant_id: int, address: ReturnAddress
+) -> ReturnAddress:
+    """Replace the shop's return address. The caller passes the place already named as
+    logistics names places; recipient, phone and street line are stored encrypted."""
+    clean = check_return_address(address)
+    values: dict[str, str | None] = {
+        f"return_{part}_enc": uow.cipher.encrypt(getattr(clean, part), context=context)
+        for part, context in RETURN_CONTEXTS.items()
+    }
+    values.update(return_province=clean.province, return_city=clean.city)
+    async with uow.atomic():
+        if not await repository.set_return_address(uow.session, merchant_id, values=values):
             raise NotFound(f"no merchant {merchant_id}")
     return clean
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from kuaidan.catalog.domain import media_url
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageOf
 from kuaidan.logistics.domain import ExceptionCaseInfo, ShipmentInfo
-from kuaidan.merchants.domain import ShippingSettings
+from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
 from kuaidan.ordering.domain import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
@@ -117,6 +117,14 @@ class ShippingSettingsPut(Strict):
     auto_book_carrier: bool = Field(
         False, description="Book the best carrier as soon as an order is paid."
     )
+
+
+class ReturnAddressPut(Strict):
+    recipient: str = Field(max_length=100, description="Who receives returns, e.g. 好厨房 售后")
+    phone: str = Field(max_length=40, description="5-20 characters with at least 5 digits")
+    province: str = Field(max_length=20, description="e.g. 浙江省 or Zhejiang")
+    city: str = Field(max_length=50, description="e.g. 杭州市")
+    line: str = Field(max_length=400, description="District, street and number (4-200 characters)")
 
 
 class RatingCreate(Strict):
@@ -445,6 +453,26 @@ class ShippingSettingsRead(Strict):
             province=settings.province,
             city=settings.city,
             auto_book_carrier=settings.auto_book_carrier,
+        )
+
+
+class ReturnAddressRead(Strict):
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    line: str
+    one_line: str
+
+    @classmethod
+    def of(cls, address: ReturnAddress) -> ReturnAddressRead:
+        return cls(
+            recipient=address.recipient,
+            phone=address.phone,
+            province=address.province,
+            city=address.city,
+            line=address.line,
+            one_line=address.one_line(),
         )
 
 

@@ -1,7 +1,7 @@
 """Shipping an order through the logistics area: the carriers proposed for it, shipping with
 the chosen (or best) carrier or with a tracking number the merchant booked itself, shipping
 again after a carrier refused the booking, booking on payment for merchants who opted in,
-and the merchant's ship-from settings.
+and the merchant's ship-from settings and return address.
 
 Shipping is one transaction: the order becomes shipped, its reserved stock is sold and the
 shipment is recorded in logistics. The carrier itself is called after the commit, by
@@ -18,7 +18,7 @@ from kuaidan.inventory import service as inventory
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain import Place, Recipient, ShipmentInfo, place_of
 from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ShippingSettings
+from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
     TRACKING_RE,
@@ -56,6 +56,10 @@ async def _origin(uow: UnitOfWork, merchant_id: int) -> Place:
             "设置发货地后才能发货 Set your ship-from place (shipping settings) before shipping"
         )
     return Place(settings.province, settings.city)
+
+
+# Where the shop's parcels leave from (after-sales ships replacements from there too).
+ship_from = _origin
 
 
 def _destination(row: Order) -> Place:
@@ -350,3 +354,29 @@ async def set_shipping_settings(
         place.province if place else None, place.city if place else None, auto_book_carrier
     )
     return await merchants.set_shipping_settings(uow=uow, merchant_id=merchant_id, settings=wanted)
+
+
+async def get_return_address(*, uow: UnitOfWork, by: UserInfo) -> ReturnAddress | None:
+    """Where the shop wants returned parcels sent; None until it sets one."""
+    return await merchants.get_return_address(uow=uow, merchant_id=require_merchant(by))
+
+
+async def set_return_address(
+    *,
+    uow: UnitOfWork,
+    by: UserInfo,
+    recipient: str,
+    phone: str,
+    province: str,
+    city: str,
+    line: str,
+) -> ReturnAddress:
+    """Where the shop wants returned parcels sent, the place named as logistics names places
+    (浙江省 → 浙江, 杭州市 → 杭州), as for the ship-from place."""
+    merchant_id = require_merchant(by)
+    for field, value in (("province", province), ("city", city)):
+        if not value.strip():
+            raise InvalidInput(f"a return address needs a {field}", details={"field": field})
+    place = place_of(province, city)
+    address = ReturnAddress(recipient, phone, place.province, place.city, line)
+    return await merchants.set_return_address(uow=uow, merchant_id=merchant_id, address=address)
