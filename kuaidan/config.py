@@ -83,6 +83,39 @@ class Settings(BaseSettings):
         le=168,
         description="Hours a change after packing began waits for the merchant before approval.",
     )
+    after_sales_return_days: int = Field(
+        default=7,
+        ge=0,
+        le=30,
+        description="Days after delivery for a no-reason return or an exchange (a category may "
+        "set its own window, or none).",
+    )
+    after_sales_quality_days: int = Field(
+        default=15,
+        ge=1,
+        le=90,
+        description="Days after delivery to report a fault or a missing item.",
+    )
+    after_sales_answer_hours: float = Field(
+        default=48,
+        gt=0,
+        le=168,
+        description="Hours a shop has to answer an after-sales request before the platform "
+        "decides.",
+    )
+    after_sales_dispute_days: int = Field(
+        default=7, ge=1, le=30, description="Days a buyer has to dispute a shop's rejection."
+    )
+    after_sales_send_back_days: int = Field(
+        default=7, ge=1, le=30, description="Days a buyer has to send the goods back once approved."
+    )
+    after_sales_trusted_orders: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Completed orders (and no case ruled against them in 180 days) that make a "
+        "buyer trusted: refunded when the goods are handed in, not when they arrive.",
+    )
     tracking_stream_recheck_s: float = Field(
         default=3.0,
         ge=0.2,

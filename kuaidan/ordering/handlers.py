@@ -2,7 +2,8 @@
 late payment is refunded), an order's refund reached the buyer (timeline), a payment held by
 risk (the orders wait, get their pay link, or are cancelled), an order paid (booked at once
 for merchants who opted in), and the order's parcel in logistics (booked, refused,
-delivered, in trouble and out of it, and every move, told to open tracking pages)."""
+delivered, in trouble and out of it, and every move, told to open tracking pages), and the
+parcels and refunds of after-sales cases."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from kuaidan.logistics.events import (
 )
 from kuaidan.ordering import service
 from kuaidan.ordering.events import OrderPaid
-from kuaidan.ordering.service import change_payments, holds, interception, live
+from kuaidan.ordering.service import aftersales, change_payments, holds, interception, live
 from kuaidan.payments.events import (
     PaymentBlocked,
     PaymentHeld,
@@ -166,6 +167,25 @@ async def on_shipment_returned(uow: UnitOfWork, record: EventRecord) -> None:
     await interception.record_parcel_returned(uow=uow, reference=event.reference)
 
 
+async def on_after_sales_booked(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentBooked = record.load(ShipmentBooked)
+    if event.order_id is None:  # orders' own parcels are handled above
+        await aftersales.note_return_booked(
+            uow=uow, reference=event.reference, tracking_number=event.tracking_number
+        )
+
+
+async def on_after_sales_delivered(uow: UnitOfWork, record: EventRecord) -> None:
+    event: ShipmentDelivered = record.load(ShipmentDelivered)
+    if event.order_id is None:
+        await aftersales.parcel_delivered(uow=uow, reference=event.reference)
+
+
+async def on_after_sales_refunded(uow: UnitOfWork, record: EventRecord) -> None:
+    event: RefundSucceeded = record.load(RefundSucceeded)
+    await aftersales.refund_arrived(uow=uow, request_no=event.request_no)
+
+
 REGISTRY = Registry(
     subscriptions=[
         Subscription("ordering.mark_paid", PaymentSucceeded.topic, on_payment_succeeded),
@@ -218,5 +238,14 @@ REGISTRY = Registry(
         ),
         # A change's extra payment (other payments are not a change's and are left alone).
         Subscription("ordering.change_paid", PaymentSucceeded.topic, on_change_paid),
+        # After-sales: a return parcel booked or at the shop, a replacement delivered, a refund
+        # arrived (parcels and refunds that are no case's are left alone).
+        Subscription("ordering.after_sales_booked", ShipmentBooked.topic, on_after_sales_booked),
+        Subscription(
+            "ordering.after_sales_delivered", ShipmentDelivered.topic, on_after_sales_delivered
+        ),
+        Subscription(
+            "ordering.after_sales_refunded", RefundSucceeded.topic, on_after_sales_refunded
+        ),
     ]
 )

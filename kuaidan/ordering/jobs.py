@@ -1,4 +1,5 @@
-"""Ordering's scheduled work: expire unpaid orders, auto-complete received ones, prune keys."""
+"""Ordering's scheduled work: expire unpaid orders, auto-complete received ones, approve
+changes left unanswered, escalate or close after-sales cases whose timer ran out, prune keys."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.worker import Job, Registry
 from kuaidan.ordering import service
-from kuaidan.ordering.service import change_payments
+from kuaidan.ordering.service import aftersales, change_payments
 
 if TYPE_CHECKING:
     from kuaidan.config import Settings
@@ -50,6 +51,12 @@ def _expire_change_payments(ttl: timedelta) -> Job:
     return Job("ordering.expire_change_payments", timedelta(seconds=30), run)
 
 
+async def after_sales_timers(uow: UnitOfWork) -> None:
+    done = await aftersales.run_timers(uow=uow)
+    if done:
+        log.info("escalated or closed %s after-sales cases", done)
+
+
 async def prune(uow: UnitOfWork) -> None:
     await service.prune(uow=uow)
 
@@ -64,5 +71,6 @@ def registry(settings: Settings) -> Registry:
             Job("ordering.prune", timedelta(hours=1), prune),
             _auto_approve_changes(timedelta(hours=settings.order_change_approval_hours)),
             _expire_change_payments(policy.payment_ttl),
+            Job("ordering.after_sales_timers", timedelta(minutes=5), after_sales_timers),
         ]
     )

@@ -10,11 +10,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import Table, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.ordering.models import (
+    AfterSalesCase,
+    AfterSalesStep,
     Cart,
     CartItem,
     Checkout,
@@ -112,6 +114,65 @@ async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> Non
 async def prune_idempotency_keys(session: AsyncSession, *, now: datetime) -> int:
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
     return int(getattr(result, "rowcount", 0))
+
+
+# --- placement: Core statements on the hot path --------------------------------------------
+# A placement writes its key, checkout, orders, lines and first timeline rows and reads none of
+# them back; Core statements cost a fraction of the ORM's unit of work for the same SQL.
+
+IDEMPOTENCY_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+CHECKOUTS: Table = Checkout.__table__  # type: ignore[assignment]
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+ORDER_LINES: Table = OrderLine.__table__  # type: ignore[assignment]
+ORDER_EVENTS: Table = OrderEvent.__table__  # type: ignore[assignment]
+
+
+async def insert_idempotency_key(session: AsyncSession, values: dict[str, Any]) -> None:
+    """At once: a concurrent request with the same key waits here, then fails."""
+    await session.execute(insert(IDEMPOTENCY_KEYS).values(values))
+
+
+async def set_idempotency_checkout(
+    session: AsyncSession, *, buyer_id: int, key: str, checkout_id: int
+) -> None:
+    keys = IDEMPOTENCY_KEYS.c
+    await session.execute(
+        update(IDEMPOTENCY_KEYS)
+        .where(keys.buyer_id == buyer_id, keys.key == key)
+        .values(checkout_id=checkout_id)
+    )
+
+
+async def insert_checkout(session: AsyncSession, values: dict[str, Any]) -> int:
+    """The new checkout's id."""
+    result = await session.execute(insert(CHECKOUTS).values(values).returning(CHECKOUTS.c.id))
+    return int(result.scalar_one())
+
+
+async def set_checkout_payment(
+    session: AsyncSession, checkout_id: int, *, payment_id: int, pay_url: str | None
+) -> None:
+    await session.execute(
+        update(CHECKOUTS)
+        .where(CHECKOUTS.c.id == checkout_id)
+        .values(payment_id=payment_id, pay_url=pay_url)
+    )
+
+
+async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """One statement for all ``rows``; their ids in the same order."""
+    result = await session.execute(
+        insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(order_id) for order_id in result.scalars()]
+
+
+async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(ORDER_LINES), list(rows))
+
+
+async def insert_timeline(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await session.execute(insert(ORDER_EVENTS), list(rows))
 
 
 # --- checkouts and orders ------------------------------------------------------------------
@@ -378,3 +439,150 @@ async def change_interception(
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0)) == 1
+
+
+# --- after-sales cases ---------------------------------------------------------------------
+
+
+async def after_sales_of(session: AsyncSession, order_id: int) -> list[AfterSalesCase]:
+    """The order's after-sales cases, oldest first."""
+    rows = await session.scalars(
+        select(AfterSalesCase)
+        .where(AfterSalesCase.order_id == order_id)
+        .order_by(AfterSalesCase.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def get_after_sales(session: AsyncSession, case_id: int) -> AfterSalesCase | None:
+    return await session.scalar(
+        select(AfterSalesCase)
+        .where(AfterSalesCase.id == case_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def after_sales_by_request(
+    session: AsyncSession, order_id: int, request_id: str
+) -> AfterSalesCase | None:
+    return await session.scalar(
+        select(AfterSalesCase).where(
+            AfterSalesCase.order_id == order_id, AfterSalesCase.request_id == request_id
+        )
+    )
+
+
+async def after_sales_by_shipment(session: AsyncSession, reference: str) -> AfterSalesCase | None:
+    """The case whose return parcel, or replacement parcel, is ``reference``."""
+    return await session.scalar(
+        select(AfterSalesCase)
+        .where(
+            or_(
+                AfterSalesCase.return_shipment == reference,
+                AfterSalesCase.replacement_shipment == reference,
+            )
+        )
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def after_sales_by_refund(session: AsyncSession, request_no: str) -> AfterSalesCase | None:
+    return await session.scalar(
+        select(AfterSalesCase)
+        .where(AfterSalesCase.refund_request_no == request_no)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def change_after_sales(
+    session: AsyncSession, *, case_id: int, status: str, version: int, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` only if the case is still at ``status``/``version``; bump the version."""
+    result = await session.execute(
+        update(AfterSalesCase)
+        .where(
+            AfterSalesCase.id == case_id,
+            AfterSalesCase.status == status,
+            AfterSalesCase.version == version,
+        )
+        .values(**values, version=version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def after_sales_steps(
+    session: AsyncSession, case_ids: Collection[int]
+) -> dict[int, list[AfterSalesStep]]:
+    """Each case's steps, oldest first, in one query."""
+    found: dict[int, list[AfterSalesStep]] = {case_id: [] for case_id in case_ids}
+    if not found:
+        return found
+    rows = await session.scalars(
+        select(AfterSalesStep)
+        .where(AfterSalesStep.case_id.in_(found))
+        .order_by(AfterSalesStep.case_id, AfterSalesStep.id)
+    )
+    for row in rows.all():
+        found[row.case_id].append(row)
+    return found
+
+
+async def due_after_sales(
+    session: AsyncSession, *, statuses: Collection[str], now: datetime, limit: int
+) -> list[int]:
+    """Cases at one of ``statuses`` whose timer (``due_at``) has run out, oldest first."""
+    rows = await session.scalars(
+        select(AfterSalesCase.id)
+        .where(
+            AfterSalesCase.status.in_(list(statuses)),
+            AfterSalesCase.due_at.is_not(None),
+            AfterSalesCase.due_at <= now,
+        )
+        .order_by(AfterSalesCase.due_at, AfterSalesCase.id)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def list_after_sales(
+    session: AsyncSession,
+    *,
+    merchant_id: int | None = None,
+    buyer_id: int | None = None,
+    statuses: Collection[str] | None = None,
+    limit: int = 100,
+) -> list[AfterSalesCase]:
+    """Cases of a shop or of a buyer (or all), newest first."""
+    query = select(AfterSalesCase)
+    if merchant_id is not None:
+        query = query.where(AfterSalesCase.merchant_id == merchant_id)
+    if buyer_id is not None:
+        query = query.where(AfterSalesCase.buyer_id == buyer_id)
+    if statuses is not None:
+        query = query.where(AfterSalesCase.status.in_(list(statuses)))
+    rows = await session.scalars(query.order_by(AfterSalesCase.id.desc()).limit(limit))
+    return list(rows.all())
+
+
+async def cases_ruled_against(session: AsyncSession, *, buyer_id: int, since: datetime) -> int:
+    """The buyer's cases the platform ruled for the merchant since ``since`` (trust)."""
+    found = await session.scalar(
+        select(func.count(AfterSalesStep.id))
+        .join(AfterSalesCase, AfterSalesCase.id == AfterSalesStep.case_id)
+        .where(
+            AfterSalesCase.buyer_id == buyer_id,
+            AfterSalesStep.step == "rule_for_merchant",
+            AfterSalesStep.at >= since,
+        )
+    )
+    return int(found or 0)
+
+
+async def completed_orders_of(session: AsyncSession, *, buyer_id: int) -> int:
+    found = await session.scalar(
+        select(func.count(Order.id)).where(Order.buyer_id == buyer_id, Order.status == "completed")
+    )
+    return int(found or 0)

@@ -18,6 +18,7 @@ from kuaidan.core.errors import Forbidden, InvalidInput, NotFound
 from kuaidan.core.pagination import PageRequest
 from kuaidan.core.templating import csrf_token
 from kuaidan.ordering import service, stream
+from kuaidan.ordering.api import aftersales as _aftersales
 from kuaidan.ordering.api import interception as _interception
 from kuaidan.ordering.domain import Actor, CartOwner, OrderingPolicy
 from kuaidan.ordering.readmodels import CartView
@@ -33,11 +34,14 @@ from kuaidan.ordering.schemas import (
     OrderPage,
     OrderRead,
     RatingCreate,
+    ReturnAddressPut,
+    ReturnAddressRead,
     ShippingSettingsPut,
     ShippingSettingsRead,
     ShipRequest,
     TrackingRead,
 )
+from kuaidan.ordering.service import shipping as shipping_service
 from kuaidan.ordering.web_context import risk_context_from
 
 router = APIRouter(tags=["ordering"], dependencies=[deps.CsrfProtected])
@@ -327,6 +331,32 @@ async def put_shipping_settings(
     return ShippingSettingsRead.of(settings)
 
 
+@router.get("/merchant/return-address", summary="Where the shop wants returned parcels sent")
+async def get_return_address(uow: deps.Uow, staff: deps.Merchant) -> ReturnAddressRead | None:
+    """Merchant staff. ``null`` until the shop sets one."""
+    address = await shipping_service.get_return_address(uow=uow, by=staff)
+    return None if address is None else ReturnAddressRead.of(address)
+
+
+@router.put("/merchant/return-address", summary="Change the shop's return address")
+async def put_return_address(
+    uow: deps.Uow, staff: deps.Merchant, body: ReturnAddressPut
+) -> ReturnAddressRead:
+    """Merchant staff. The place is a province and a city of mainland China (浙江省/Zhejiang,
+    杭州市), kept as the carriers' tables name them; recipient 1-50 characters, phone 5-20
+    with at least 5 digits, street line 4-200. 422 naming the field that is wrong."""
+    address = await shipping_service.set_return_address(
+        uow=uow,
+        by=staff,
+        recipient=body.recipient,
+        phone=body.phone,
+        province=body.province,
+        city=body.city,
+        line=body.line,
+    )
+    return ReturnAddressRead.of(address)
+
+
 # --- tracking ------------------------------------------------------------------------------
 
 
@@ -402,3 +432,4 @@ router.include_router(_changes_router)
 
 
 router.include_router(_interception.router)
+router.include_router(_aftersales.router)

@@ -445,3 +445,18 @@ def clean_note(note: str | None, *, max_length: int = 200) -> str | None:
     if len(text) > max_length:
         raise InvalidInput(f"a note has at most {max_length} characters", details={"field": "note"})
     return text or None
+
+
+REQUEST_ID_MAX = 64
+
+
+def check_request_id(request_id: str) -> str:
+    """A client's id of a submission (a change, an after-sales request): the same id again is
+    the same submission."""
+    text = request_id.strip()
+    if not text or len(text) > REQUEST_ID_MAX or not text.isprintable():
+        raise InvalidInput(
+            f"a request id is 1 to {REQUEST_ID_MAX} printable characters",
+            details={"field": "request_id"},
+        )
+    return text

@@ -24,7 +24,7 @@ from kuaidan.core.outbox import publish
 from kuaidan.inventory import service as inventory
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import repository
-from kuaidan.ordering.domain import Actor, OrderStatus, stock_holder
+from kuaidan.ordering.domain import Actor, OrderStatus, check_request_id, stock_holder
 from kuaidan.ordering.domain.changes import (
     OPEN_STATUSES,
     ChangeInfo,
@@ -52,7 +52,6 @@ from kuaidan.ordering.service.orders import require_merchant
 from kuaidan.payments import service as payments
 from kuaidan.security import service as security
 
-REQUEST_ID_MAX = 64
 _ADDRESS_FIELDS = ("recipient_enc", "phone_enc", "district_enc", "line_enc", "province", "city")
 ADDRESS_KEYS = (*_ADDRESS_FIELDS, "postcode")
 
@@ -76,16 +75,6 @@ class _Plan:
     before: dict[str, Any]
     after: dict[str, Any]
     difference: Difference
-
-
-def _check_request_id(request_id: str) -> str:
-    text = request_id.strip()
-    if not text or len(text) > REQUEST_ID_MAX or not text.isprintable():
-        raise InvalidInput(
-            f"a request id is 1 to {REQUEST_ID_MAX} printable characters",
-            details={"field": "request_id"},
-        )
-    return text
 
 
 def _requester(by: UserInfo) -> Actor:
@@ -216,7 +205,7 @@ async def _submit(
 ) -> ChangeInfo:
     """One transaction, the order row locked: a repeated request id returns the first change;
     otherwise the change is applied at once, or waits for the merchant after packing began."""
-    actor, request_id = _requester(by), _check_request_id(request_id)
+    actor, request_id = _requester(by), check_request_id(request_id)
     async with uow.atomic():
         found = await common.visible_order(uow, number, by)
         row = await repository.lock_order(uow.session, found.id)
@@ -519,7 +508,7 @@ async def change_to_new_address(
     """Deliver to an address typed in just now: it joins the buyer's address book and the
     order takes it, in one transaction (a refused change leaves the book as it was)."""
     _requester(by)
-    request_id = _check_request_id(request_id)
+    request_id = check_request_id(request_id)
     async with uow.atomic():
         row = await common.visible_order(uow, number, by)
         earlier = await repository.change_by_request(uow.session, row.id, request_id)
