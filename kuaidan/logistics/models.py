@@ -123,6 +123,7 @@ class Shipment(Base):
     delivered_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     damaged_at: Mapped[datetime | None]
+    intercepted_at: Mapped[datetime | None]  # asked to stop it; cleared if the carrier can't
     last_scan_at: Mapped[datetime | None]
     eta_earliest: Mapped[datetime | None]
     eta_latest: Mapped[datetime | None]

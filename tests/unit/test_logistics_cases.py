@@ -64,6 +64,31 @@ def test_trouble_states_and_damage_open_cases_at_once() -> None:
     ]
 
 
+def test_a_parcel_returning_because_the_platform_intercepted_it_opens_no_returning_case() -> None:
+    intercepted = replace(
+        BOOKED,
+        status=ShipmentStatus.RETURNING,
+        status_at=T0 + 6 * H,
+        picked_up_at=T0 + H,
+        last_scan_at=T0 + 6 * H,
+        intercepted_at=T0 + 5 * H,
+    )
+    assert kinds(intercepted, 7) == []
+    assert kinds(replace(intercepted, intercepted_at=None), 7) == [ExceptionKind.RETURNING]
+
+
+def test_an_intercepted_parcel_still_opens_cases_for_loss_damage_and_silence() -> None:
+    intercepted = replace(
+        BOOKED, picked_up_at=T0 + H, last_scan_at=T0 + 6 * H, intercepted_at=T0 + 5 * H
+    )
+    lost = replace(intercepted, status=ShipmentStatus.LOST, status_at=T0 + 9 * H)
+    assert kinds(lost, 10) == [ExceptionKind.LOST]
+    stuck = replace(intercepted, status=ShipmentStatus.RETURNING, status_at=T0 + 6 * H)
+    assert kinds(stuck, 6 + 48) == [ExceptionKind.STALE_IN_TRANSIT]
+    damaged = replace(stuck, damaged_at=T0 + 7 * H)
+    assert kinds(damaged, 8) == [ExceptionKind.DAMAGED]
+
+
 def test_finished_or_unbooked_shipments_are_never_stale() -> None:
     delivered = replace(BOOKED, status=ShipmentStatus.DELIVERED, last_scan_at=T0)
     assert kinds(delivered, 500) == []

@@ -53,6 +53,9 @@ class ShipmentFacts:
     in_city_at: datetime | None
     last_scan_at: datetime | None
     damaged_at: datetime | None
+    # When the platform asked the carrier to stop the parcel (None: never, or the carrier said
+    # it could not).
+    intercepted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +91,18 @@ def _silence(facts: ShipmentFacts, rules: ExceptionRules, now: datetime) -> Dete
     return None
 
 
+def _explained(facts: ShipmentFacts, kind: ExceptionKind) -> bool:
+    """A parcel the platform had intercepted comes back because it was asked to: its return is
+    the interception working (the after-sales case follows it), not a case for anyone here.
+    Anything else that befalls it on the way back (loss, damage, silence) still is."""
+    return kind == ExceptionKind.RETURNING and facts.intercepted_at is not None
+
+
 def detect(facts: ShipmentFacts, *, rules: ExceptionRules, now: datetime) -> list[Detected]:
     """Every rule that fires for this shipment now."""
     found: list[Detected] = []
     kind = STATE_KINDS.get(facts.status)
-    if kind is not None and facts.status_at is not None:
+    if kind is not None and facts.status_at is not None and not _explained(facts, kind):
         found.append(Detected(kind, facts.status_at))
     if facts.damaged_at is not None:
         found.append(Detected(ExceptionKind.DAMAGED, facts.damaged_at))

@@ -99,6 +99,16 @@ async def shipment_by_tracking(
     return await session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
+async def clear_interception(session: AsyncSession, *, shipment_id: int) -> None:
+    """The carrier could not stop the parcel: it no longer counts as intercepted."""
+    await session.execute(
+        update(Shipment)
+        .where(Shipment.id == shipment_id)
+        .values(intercepted_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def shipments_for_order(session: AsyncSession, *, order_id: int) -> list[Shipment]:
     rows = await session.scalars(
         select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.id)

@@ -69,6 +69,7 @@ def _facts(row: Shipment) -> ShipmentFacts:
         in_city_at=row.in_city_at,
         last_scan_at=row.last_scan_at,
         damaged_at=row.damaged_at,
+        intercepted_at=row.intercepted_at,
     )
 
 

@@ -313,6 +313,7 @@ async def request_interception(*, uow: UnitOfWork, reference: str, reason: str) 
             raise Conflict("this shipment cannot be intercepted", details={"status": status})
         if RANK[ShipmentStatus(row.progress)] >= RANK[ShipmentStatus.REFUSED]:
             raise Conflict("this parcel is already on its way back")
+        row.intercepted_at = uow.now()  # its return is then no exception (domain.cases)
         event = ShipmentInterceptionRequested(row.id, row.reference, " ".join(reason.split()))
         await publish(uow, event, key=row.reference)
     return info_of(row, row.carrier_code)
@@ -331,6 +332,8 @@ async def perform_interception(*, uow: UnitOfWork, shipment_id: int, reason: str
         log.warning("interception of %s: the carrier is unreachable", row.reference)
         raise
     async with uow.atomic():
+        if not result.succeeded:  # the parcel goes on: a return from now on is its own trouble
+            await repository.clear_interception(uow.session, shipment_id=row.id)
         event = ShipmentInterceptionResult(
             row.id, row.reference, row.order_id, row.merchant_id, result.succeeded, result.message
         )
