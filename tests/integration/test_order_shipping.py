@@ -11,20 +11,24 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from kuaidan.accounts.domain import Role
-from kuaidan.core import signing
+from kuaidan.core import outbox, signing
 from kuaidan.core.broadcast import build_broadcast
 from kuaidan.core.notify import dev_inbox
+from kuaidan.core.outbox import OutboxDelivery, OutboxEvent
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.adapters.kuaidi100 import md5_sign
 from kuaidan.logistics.domain import CarrierStatus, Resolution
 from kuaidan.logistics.domain.carriers import PriceTable, ZonePrice
 from kuaidan.logistics.domain.defaults import DEFAULT_CARRIERS
+from kuaidan.logistics.models import Shipment, TrackingInbox
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually
 from tests.integration import ordering_support as support
 from tests.integration.ordering_support import (
@@ -58,6 +62,39 @@ async def shop(server: LiveServer, market: Market) -> Shop:
         seller = await staff(server, api, Role.MERCHANT, market.shop_a)
         rival = await staff(server, api, Role.MERCHANT, market.shop_b)
     return Shop(market, seller, rival)
+
+
+async def work_left(server: LiveServer, since: datetime) -> int:
+    """Shipments since ``since`` still on their way (not at an end, not refused a booking),
+    pushes not applied yet, and events since then with a handler still to run."""
+    ended = ("delivered", "returned", "lost", "cancelled")
+    moving = select(func.count()).where(
+        Shipment.created_at >= since, Shipment.booking != "failed", Shipment.status.not_in(ended)
+    )
+    pushes = select(func.count()).where(TrackingInbox.status == "pending")
+    handlers_due = select(OutboxDelivery.id).where(
+        OutboxDelivery.event_id == OutboxEvent.id, OutboxDelivery.status == outbox.PENDING
+    )
+    events = select(func.count()).where(
+        OutboxEvent.created_at >= since, ~OutboxEvent.fanned_out | handlers_due.exists()
+    )
+    async with opened(server) as uow:
+        return sum([int(await uow.session.scalar(q) or 0) for q in (moving, pushes, events)])
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def parcels_come_to_rest(server: LiveServer) -> AsyncIterator[None]:
+    """The parcels shipped here go on moving after their test. When the module is done, wait
+    until each has reached its end and every push and event it caused has been handled, so
+    that the next module starts on a database that nothing of this one still writes to."""
+    async with opened(server) as uow:
+        since = uow.now()
+    yield
+
+    async def at_rest() -> bool:
+        return await work_left(server, since) == 0
+
+    await eventually(at_rest, timeout_s=60)
 
 
 async def hooks(sandbox: CarrierSandbox, **settings: Any) -> None:
@@ -417,6 +454,20 @@ async def test_the_tracking_stream_sends_each_move_to_the_buyer_only(
                     assert 'data-shipment-status="picked_up"' in data["panel"]
                     break
     assert seen[0] == "created" and seen[-1] == "picked_up"
+    await release(carrier_sandbox, nu)
+
+
+async def release(carrier_sandbox: CarrierSandbox, nu: str) -> None:
+    """Push a held parcel's whole journey once the simulator has played it to its end."""
+    async with carrier_sandbox.client() as carrier:
+
+        async def finished() -> bool:
+            found = (await carrier.get(f"/sandbox/parcels/{nu}")).json()
+            return bool(found["status"] == "done")
+
+        await eventually(finished)
+        pushed = await carrier.post(f"/sandbox/parcels/{nu}/push", json={})
+    assert pushed.json() == {"accepted": True}
 
 
 # --- bad input --------------------------------------------------------------------------------
