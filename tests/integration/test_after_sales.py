@@ -7,6 +7,7 @@ when the goods are handed in, and bad requests that change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -586,3 +587,31 @@ async def test_an_agent_asks_on_the_buyers_behalf_and_is_audited(
     assert any(e.details.get("case_id") == asked.json()["case_id"] for e in entries)
     mine = (await api.get("/api/v1/after-sales", headers=buyer.auth)).json()
     assert asked.json()["case_id"] in [c["case_id"] for c in mine]
+
+
+async def test_two_racing_requests_for_the_last_unit_make_one_case(
+    server: LiveServer,
+    api: httpx.AsyncClient,
+    shop: Shop,
+    pay_sandbox: PaySandbox,
+    carrier_sandbox: CarrierSandbox,
+) -> None:
+    number, buyer = await delivered_order(server, api, shop, pay_sandbox, carrier_sandbox)
+    line = await first_line(api, number, buyer)
+    claim = [{"sku_id": line["sku_id"], "quantity": 1}]
+    answers = await asyncio.gather(
+        *(ask(api, number, buyer.auth, kind=kind, items=claim) for kind in ("return", "missing"))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    assert len((await api.get(case_url(number), headers=buyer.auth)).json()) == 1
+    # And two racing decisions on one case make one step.
+    case_id = next(a.json()["case_id"] for a in answers if a.status_code == 201)
+    decisions = await asyncio.gather(
+        *(
+            api.post(f"{case_url(number, case_id)}/decision", json=body, headers=shop.seller)
+            for body in ({"approve": True}, {"approve": False, "reason": "不同意"})
+        )
+    )
+    assert sorted(d.status_code for d in decisions) == [200, 409], [d.text for d in decisions]
+    steps = (await api.get(case_url(number, case_id), headers=buyer.auth)).json()["steps"]
+    assert len(steps) == 2
