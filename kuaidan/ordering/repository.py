@@ -586,3 +586,11 @@ async def completed_orders_of(session: AsyncSession, *, buyer_id: int) -> int:
         select(func.count(Order.id)).where(Order.buyer_id == buyer_id, Order.status == "completed")
     )
     return int(found or 0)
+
+
+async def orders_by_id(session: AsyncSession, order_ids: Collection[int]) -> dict[int, Order]:
+    """Orders by id, in one query (queues of cases show each case's order)."""
+    if not order_ids:
+        return {}
+    rows = await session.scalars(select(Order).where(Order.id.in_(sorted(set(order_ids)))))
+    return {row.id: row for row in rows.all()}

@@ -361,13 +361,15 @@ async def queue(*, uow: UnitOfWork, by: UserInfo, open_only: bool = True) -> lis
         case _:
             raise Forbidden("no after-sales queue for this account")
     steps = await repository.after_sales_steps(uow.session, [c.id for c in rows])
-    entries = []
-    for case in rows:
-        order = await repository.get_order(uow.session, case.order_id)
-        assert order is not None
-        view = await _view(uow, order, case, steps[case.id])
-        entries.append(QueueEntry(view, case.merchant_id, case.buyer_id))
-    return entries
+    orders = await repository.orders_by_id(uow.session, [c.order_id for c in rows])
+    return [
+        QueueEntry(
+            await _view(uow, orders[case.order_id], case, steps[case.id]),
+            case.merchant_id,
+            case.buyer_id,
+        )
+        for case in rows
+    ]
 
 
 def _values(statuses: frozenset[CaseStatus] | None) -> list[str] | None:
