@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kuaidan.core.templating import templates
 from kuaidan.ordering.domain import OrderAction, TimelineAction
+from kuaidan.ordering.domain.aftersales import CaseStatus
 from kuaidan.ordering.domain.interception import InterceptionStatus
 
 
@@ -24,3 +25,10 @@ def test_every_interception_step_has_a_label() -> None:
     labels = _labels()
     missing = [s.value for s in InterceptionStatus if f"interception_{s.value}" not in labels]
     assert missing == []
+
+
+def test_every_after_sales_step_has_a_label() -> None:
+    labels = _labels()
+    wanted = [f"after_sales_{s.value}" for s in CaseStatus]
+    wanted += ["after_sales_replacement", "refund_requested", "refunded"]
+    assert [name for name in wanted if name not in labels] == []

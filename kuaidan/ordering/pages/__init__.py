@@ -10,7 +10,7 @@ again with the message, with the error's 4xx status; signing in is asked for by 
 
 from __future__ import annotations
 
-from kuaidan.ordering.pages import cart, changes, interception, orders, shipping
+from kuaidan.ordering.pages import aftersales, cart, changes, interception, orders, shipping
 from kuaidan.ordering.pages._common import router
 
-__all__ = ["cart", "changes", "interception", "orders", "router", "shipping"]
+__all__ = ["aftersales", "cart", "changes", "interception", "orders", "router", "shipping"]
