@@ -4,6 +4,11 @@ Runs as ``kuaidan worker`` (any number of them, on any number of machines) and, 
 embedded default, as a task inside ``serve``. Deliveries are leased, so a crashed worker's
 work is taken over when its lease runs out; a transactional handler's effects commit together
 with its inbox entry, so a delivery that is run twice has its effects once.
+
+Each worker keeps, in memory, when every scheduled job is next due and tries a job's lease only
+then, so an idle pass costs two statements however many jobs are registered. The lease UPDATE
+stays the arbiter between workers: when another worker got there first, the failed attempt
+reads the job's row and moves this worker's due time forward.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -79,6 +84,51 @@ class WorkerSettings:
     poll_interval_s: float = 1.0
 
 
+class JobSchedule:
+    """When each job is next due, as far as this worker knows: ``None`` (not known yet) counts
+    as due now. The database row is the truth; this only saves asking it too early."""
+
+    def __init__(self, jobs: Iterable[Job]) -> None:
+        self._due: dict[str, datetime | None] = {job.name: None for job in jobs}
+
+    def due(self, jobs: Iterable[Job], now: datetime) -> list[Job]:
+        return [job for job in jobs if (at := self._due.get(job.name)) is None or at <= now]
+
+    def set(self, name: str, at: datetime) -> None:
+        self._due[name] = at
+
+    def seconds_until_next(self, now: datetime) -> float:
+        """Until the earliest known due time (0 when a job is due or not known yet)."""
+        if not self._due:
+            return float("inf")
+        if any(at is None for at in self._due.values()):
+            return 0.0
+        earliest = min(at for at in self._due.values() if at is not None)
+        return max((earliest - now).total_seconds(), 0.0)
+
+
+def next_due(
+    job: Job,
+    *,
+    next_run_at: datetime | None,
+    lease_until: datetime | None,
+    now: datetime,
+    retry: timedelta,
+) -> datetime:
+    """When to try ``job``'s lease again after an attempt that did not get it.
+
+    A row leased by another worker gets a new ``next_run_at`` of at least ``now + every`` when
+    that run ends, and is free again at ``lease_until`` if that worker died; a row due later
+    is due at its ``next_run_at``. ``retry`` bounds the wait when the row says neither (it is
+    missing, or it changed under us).
+    """
+    if lease_until is not None and lease_until > now:
+        return min(now + job.every, lease_until)
+    if next_run_at is not None and next_run_at > now:
+        return next_run_at
+    return now + min(job.every, retry)
+
+
 def backoff(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
     """Exponential: base, 2·base, 4·base … capped."""
     delay: timedelta = base * (2 ** max(attempts - 1, 0))
@@ -98,6 +148,8 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self._wake = asyncio.Event()
         self._handlers_by_topic = registry.handlers_by_topic()
+        self._schedule = JobSchedule(registry.jobs)
+        self._idle_s = self.settings.poll_interval_s
 
     def wake(self) -> None:
         """Called after a commit that published events: look now instead of at the next poll."""
@@ -105,10 +157,15 @@ class Worker:
 
     async def run_once(self) -> int:
         """One pass: fan out new events, run due deliveries, run due jobs. Returns work done."""
-        done = 0
+        events, jobs = await self._pass()
+        return events + jobs
+
+    async def _pass(self) -> tuple[int, int]:
+        """One pass; returns the events fanned out and deliveries made, and the jobs run."""
+        events = 0
         uow = self._uow()
         try:
-            done += await outbox.fan_out(
+            events += await outbox.fan_out(
                 uow, handlers_by_topic=self._handlers_by_topic, limit=self.settings.batch
             )
             claims = await outbox.claim_deliveries(
@@ -116,11 +173,14 @@ class Worker:
             )
             for claim in claims:
                 await self._deliver(uow, claim)
-            done += len(claims)
-            done += await self._run_due_jobs(uow)
+            events += len(claims)
+            jobs = await self._run_due_jobs(uow)
+            self._idle_s = min(
+                self.settings.poll_interval_s, self._schedule.seconds_until_next(uow.now())
+            )
         finally:
             await uow.close()
-        return done
+        return events, jobs
 
     async def run_until_idle(self, *, max_passes: int = 100) -> int:
         """Passes until nothing is left to do now (tests and `kuaidan worker --once`)."""
@@ -133,20 +193,21 @@ class Worker:
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Passes until ``stop``. After a pass that found events, the next starts at once;
+        otherwise the worker sleeps until its next job is due, a wake-up (events committed in
+        this process, a job's too) or the poll interval (events committed elsewhere)."""
         await self.ensure_jobs()
         while not stop.is_set():
+            self._wake.clear()  # before the pass: a wake-up during it is not lost
             try:
-                done = await self.run_once()
+                events, _jobs = await self._pass()
             except Exception:
                 log.exception("worker pass failed; retrying after the poll interval")
-                done = 0
-            if done:
+                events, self._idle_s = 0, self.settings.poll_interval_s
+            if events:
                 continue
-            self._wake.clear()
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
-            await asyncio.wait(
-                waiters, timeout=self.settings.poll_interval_s, return_when="FIRST_COMPLETED"
-            )
+            await asyncio.wait(waiters, timeout=self._idle_s, return_when="FIRST_COMPLETED")
             for task in waiters:
                 task.cancel()
 
@@ -186,31 +247,76 @@ class Worker:
         await outbox.mark_failed(uow, claim, error=error, retry_in=retry_in)
 
     async def ensure_jobs(self) -> None:
-        """Insert a schedule row for every registered job that has none yet."""
+        """Insert a schedule row for every registered job that has none yet, and learn when
+        the others are due."""
         uow = self._uow()
         try:
             async with uow.atomic():
-                known = set((await uow.session.scalars(select(ScheduledJob.name))).all())
-                for job in self.registry.jobs:
-                    if job.name not in known:
-                        uow.session.add(
-                            ScheduledJob(
-                                name=job.name,
-                                interval_s=int(job.every.total_seconds()),
-                                next_run_at=uow.now(),
-                                runs=0,
-                            )
+                now = uow.now()
+                rows = (
+                    await uow.session.execute(
+                        select(
+                            ScheduledJob.name, ScheduledJob.next_run_at, ScheduledJob.lease_until
                         )
+                    )
+                ).all()
+                known = {
+                    name: (next_run_at, lease_until) for name, next_run_at, lease_until in rows
+                }
+                for job in self.registry.jobs:
+                    if job.name in known:
+                        next_run_at, lease_until = known[job.name]
+                        if next_run_at > now:
+                            self._learn(job, next_run_at, lease_until, now)
+                        continue
+                    uow.session.add(
+                        ScheduledJob(
+                            name=job.name,
+                            interval_s=int(job.every.total_seconds()),
+                            next_run_at=now,
+                            runs=0,
+                        )
+                    )
         finally:
             await uow.close()
 
     async def _run_due_jobs(self, uow: UnitOfWork) -> int:
+        """Try the lease of each job due by this worker's schedule, and run those it gets."""
         ran = 0
-        for job in self.registry.jobs:
+        for job in self._schedule.due(self.registry.jobs, uow.now()):
             if await _take_job_lease(uow, job.name, self.settings.lease):
                 await self._run_job(uow, job)
                 ran += 1
+            else:
+                await self._learn_from_row(uow, job)
         return ran
+
+    async def _learn_from_row(self, uow: UnitOfWork, job: Job) -> None:
+        """Another worker has the job, or it is not due yet: when to try again."""
+        async with uow.atomic():
+            row = (
+                await uow.session.execute(
+                    select(ScheduledJob.next_run_at, ScheduledJob.lease_until).where(
+                        ScheduledJob.name == job.name
+                    )
+                )
+            ).first()
+            now = uow.now()
+        next_run_at, lease_until = row if row is not None else (None, None)
+        self._learn(job, next_run_at, lease_until, now)
+
+    def _learn(
+        self,
+        job: Job,
+        next_run_at: datetime | None,
+        lease_until: datetime | None,
+        now: datetime,
+    ) -> None:
+        retry = timedelta(seconds=self.settings.poll_interval_s)
+        self._schedule.set(
+            job.name,
+            next_due(job, next_run_at=next_run_at, lease_until=lease_until, now=now, retry=retry),
+        )
 
     async def _run_job(self, uow: UnitOfWork, job: Job) -> None:
         error: str | None = None
@@ -220,6 +326,7 @@ class Worker:
             log.exception("job %s failed", job.name)
             error = f"{type(exc).__name__}: {exc}"
         now = uow.now()
+        self._schedule.set(job.name, now + job.every)
         async with uow.atomic():
             await uow.session.execute(
                 update(ScheduledJob)
