@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +16,7 @@ from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import SkuInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
-from kuaidan.core.outbox import publish
+from kuaidan.core.outbox import publish_many
 from kuaidan.inventory import service as inventory
 from kuaidan.inventory.domain import FlashHold
 from kuaidan.merchants import service as merchants
@@ -156,22 +158,25 @@ async def _in_transaction(
 ) -> CheckoutResult:
     try:
         async with uow.atomic():
-            stored = await repository.get_idempotency_key(uow.session, buyer.id, key)
-            if stored is not None:
-                return await _replay(uow, stored, digest)
+            # The key first: a duplicate placed since the read in _idempotent fails here on
+            # the key's primary key and is answered with the stored result below.
             now = uow.now()
-            row = IdempotencyKey(
-                buyer_id=buyer.id,
-                key=key,
-                request_hash=digest,
-                created_at=now,
-                expires_at=now + IDEMPOTENCY_TTL,
+            await repository.insert_idempotency_key(
+                uow.session,
+                {
+                    "buyer_id": buyer.id,
+                    "key": key,
+                    "request_hash": digest,
+                    "created_at": now,
+                    "expires_at": now + IDEMPOTENCY_TTL,
+                },
             )
-            await repository.add_idempotency_key(uow.session, row)
             if request.from_cart:
                 request = await _from_cart(uow, buyer, request)
             placed = await _place(uow, buyer, request, policy or OrderingPolicy(), hold)
-            row.checkout_id = placed.checkout.id
+            await repository.set_idempotency_checkout(
+                uow.session, buyer_id=buyer.id, key=key, checkout_id=placed.checkout.id
+            )
             if request.cart_id is not None:
                 skus = [sku for sku, _ in request.items]
                 await repository.delete_cart_items(uow.session, request.cart_id, skus)
@@ -285,32 +290,46 @@ async def _place(
     lines, skus, shop_names = await _priced_lines(uow, request)
     address = await _address(uow, buyer, request.address_id)
     groups = group_by_merchant(lines)
-    now = uow.now()
-    items_fen = sum(group.items_fen for group in groups)
-    checkout = Checkout(
-        buyer_id=buyer.id,
-        items_fen=items_fen,
-        shipping_fen=0,
-        total_fen=items_fen,
-        currency=policy.currency,
-        created_at=now,
-        payment_deadline=payment_deadline(now, policy.payment_ttl),
-    )
-    await repository.add(uow.session, checkout)
+    checkout = await _new_checkout(uow, buyer, groups, policy, uow.now())
     images = {line.product_id: skus[line.sku_id].product_image for line in lines}
-    written = [
-        await _new_order(uow, buyer, checkout, group, address, request.note, skus, images)
-        for group in groups
-    ]
+    written = await _new_orders(uow, buyer, checkout, groups, address, request.note, skus, images)
     orders = [new.order for new in written]
     available = await _reserve(uow, buyer, orders, groups, hold)
     await common.refresh_products(
         uow, {skus[sku].product_id for sku, left in available.items() if left <= 0}
     )
     await _start_payment(uow, buyer, checkout, skus, lines, request.context)
-    for order, group in zip(orders, groups, strict=True):
-        await publish(uow, _created(uow, order, group), key=f"order:{order.id}")
+    publish_many(
+        uow,
+        [
+            (_created(uow, order, group), f"order:{order.id}")
+            for order, group in zip(orders, groups, strict=True)
+        ],
+    )
     return _Placed(checkout, written, shop_names)
+
+
+async def _new_checkout(
+    uow: UnitOfWork,
+    buyer: UserInfo,
+    groups: Sequence[MerchantGroup],
+    policy: OrderingPolicy,
+    now: datetime,
+) -> Checkout:
+    """The checkout row, written with a Core INSERT; the object returned is the answer's, not
+    the session's."""
+    items_fen = sum(group.items_fen for group in groups)
+    values: dict[str, Any] = {
+        "buyer_id": buyer.id,
+        "items_fen": items_fen,
+        "shipping_fen": 0,
+        "total_fen": items_fen,
+        "currency": policy.currency,
+        "created_at": now,
+        "payment_deadline": payment_deadline(now, policy.payment_ttl),
+    }
+    checkout_id = await repository.insert_checkout(uow.session, values)
+    return Checkout(id=checkout_id, **values)
 
 
 async def _reserve(
@@ -337,61 +356,90 @@ async def _reserve(
     )
 
 
-async def _new_order(
+async def _new_orders(
     uow: UnitOfWork,
     buyer: UserInfo,
     checkout: Checkout,
-    group: MerchantGroup,
+    groups: Sequence[MerchantGroup],
     address: AddressInfo,
     note: str | None,
     skus: Mapping[int, SkuInfo],
     images: Mapping[int, str | None],
-) -> _NewOrder:
-    order = Order(
-        checkout_id=checkout.id,
-        buyer_id=buyer.id,
-        merchant_id=group.merchant_id,
-        status=OrderStatus.PENDING_PAYMENT.value,
-        items_fen=group.items_fen,
-        shipping_fen=0,
-        total_fen=group.items_fen,
-        currency=checkout.currency,
-        **common.address_snapshot(uow.cipher, address),
-        note=note,
-        placed_at=checkout.created_at,
-        payment_deadline=checkout.payment_deadline,
-        version=1,
-    )
-    await repository.add(uow.session, order)
-    lines = [_order_line(order, line, skus, images) for line in group.lines]
-    await repository.add(uow.session, *lines)
-    placed = common.add_timeline(
-        uow,
-        order,
-        action=TimelineAction.PLACED.value,
-        actor=Actor.BUYER,
-        actor_id=buyer.id,
-        to_status=OrderStatus.PENDING_PAYMENT.value,
-    )
-    return _NewOrder(order, lines, placed)
+) -> list[_NewOrder]:
+    """One order per merchant group with its lines and its first timeline entry: three Core
+    INSERTs however many orders. The objects returned build the answer; the session holds
+    none of them."""
+    snapshot = common.address_snapshot(uow.cipher, address)
+    rows = [_order_row(buyer, checkout, group, snapshot, note) for group in groups]
+    ids = await repository.insert_orders(uow.session, rows)
+    orders = [Order(id=order_id, **row) for order_id, row in zip(ids, rows, strict=True)]
+    lines = [
+        [_order_line(order, line, skus, images) for line in group.lines]
+        for order, group in zip(orders, groups, strict=True)
+    ]
+    placed = [_placed_event(order, buyer, checkout.created_at) for order in orders]
+    await repository.insert_lines(uow.session, [line for per in lines for line in per])
+    await repository.insert_timeline(uow.session, placed)
+    return [
+        _NewOrder(order, [OrderLine(**line) for line in per], OrderEvent(**event))
+        for order, per, event in zip(orders, lines, placed, strict=True)
+    ]
+
+
+def _order_row(
+    buyer: UserInfo,
+    checkout: Checkout,
+    group: MerchantGroup,
+    snapshot: Mapping[str, Any],
+    note: str | None,
+) -> dict[str, Any]:
+    return {
+        "checkout_id": checkout.id,
+        "buyer_id": buyer.id,
+        "merchant_id": group.merchant_id,
+        "status": OrderStatus.PENDING_PAYMENT.value,
+        "items_fen": group.items_fen,
+        "shipping_fen": 0,
+        "total_fen": group.items_fen,
+        "currency": checkout.currency,
+        **snapshot,
+        "note": note,
+        "placed_at": checkout.created_at,
+        "payment_deadline": checkout.payment_deadline,
+        "version": 1,
+    }
 
 
 def _order_line(
     order: Order, line: Line, skus: Mapping[int, SkuInfo], images: Mapping[int, str | None]
-) -> OrderLine:
+) -> dict[str, Any]:
     sku = skus[line.sku_id]
-    return OrderLine(
-        order_id=order.id,
-        sku_id=line.sku_id,
-        product_id=line.product_id,
-        title=sku.product_title[:200],
-        sku_label=sku.label[:200],
-        attributes=dict(sku.attributes),
-        image=images.get(line.product_id),
-        quantity=line.quantity,
-        unit_price_fen=line.unit_price_fen,
-        total_fen=line.total_fen,
-    )
+    return {
+        "order_id": order.id,
+        "sku_id": line.sku_id,
+        "product_id": line.product_id,
+        "title": sku.product_title[:200],
+        "sku_label": sku.label[:200],
+        "attributes": dict(sku.attributes),
+        "image": images.get(line.product_id),
+        "quantity": line.quantity,
+        "unit_price_fen": line.unit_price_fen,
+        "total_fen": line.total_fen,
+    }
+
+
+def _placed_event(order: Order, buyer: UserInfo, at: datetime) -> dict[str, Any]:
+    """The timeline's first entry, as ``common.add_timeline`` writes it for a placement."""
+    return {
+        "order_id": order.id,
+        "at": at,
+        "actor": Actor.BUYER.value,
+        "actor_id": buyer.id,
+        "action": TimelineAction.PLACED.value,
+        "from_status": None,
+        "to_status": OrderStatus.PENDING_PAYMENT.value,
+        "note": None,
+    }
 
 
 async def _start_payment(
@@ -415,8 +463,10 @@ async def _start_payment(
         return_path=f"/checkouts/{reference}",
         context=context,
     )
+    await repository.set_checkout_payment(
+        uow.session, checkout.id, payment_id=started.payment_id, pay_url=started.pay_url
+    )
     checkout.payment_id, checkout.pay_url = started.payment_id, started.pay_url
-    await uow.session.flush()
 
 
 def _created(uow: UnitOfWork, order: Order, group: MerchantGroup) -> OrderCreated:
