@@ -158,6 +158,10 @@ WEBHOOK_TOPICS = (
     "order.shipped",
     "order.delivered",
     "order.completed",
+    # What a shop must act on: changes before shipping, interceptions, after-sales requests.
+    "order.changed",
+    "order.interception_changed",
+    "order.after_sales_changed",
 )
 MAX_WEBHOOKS_PER_MERCHANT = 10
 SIGNATURE_HEADER = "Kuaidan-Signature"

@@ -8,8 +8,9 @@ when the goods are handed in, and bad requests that change nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from kuaidan.catalog import service as catalog
 from kuaidan.inventory import service as inventory
 from kuaidan.logistics import service as logistics
+from kuaidan.merchants.domain import SIGNATURE_HEADER, verify_webhook_signature
 from kuaidan.ordering import repository as ordering_repository
 from kuaidan.ordering.domain import parse_order_number
 from kuaidan.ordering.service import aftersales
@@ -38,6 +40,7 @@ from tests.integration.test_auto_complete_interception import sim_reaches
 from tests.integration.test_order_changes import colours
 from tests.integration.test_order_interception import Shop, hooks, shipped_order
 from tests.integration.test_order_interception import shop as shop
+from tests.integration.test_webhooks import Receiver
 
 market = support.market
 stock_stays_consistent = support.stock_stays_consistent
@@ -615,3 +618,50 @@ async def test_two_racing_requests_for_the_last_unit_make_one_case(
     assert sorted(d.status_code for d in decisions) == [200, 409], [d.text for d in decisions]
     steps = (await api.get(case_url(number, case_id), headers=buyer.auth)).json()["steps"]
     assert len(steps) == 2
+
+
+async def test_the_shops_webhook_hears_of_each_step(
+    server: LiveServer,
+    api: httpx.AsyncClient,
+    shop: Shop,
+    pay_sandbox: PaySandbox,
+    carrier_sandbox: CarrierSandbox,
+) -> None:
+    receiver = Receiver(server)
+    try:
+        created = await api.post(
+            "/api/v1/merchant/webhooks",
+            json={"url": receiver.url, "topics": ["order.after_sales_changed"]},
+            headers=shop.seller,
+        )
+        assert created.status_code == 201, created.text
+        number, buyer = await delivered_order(server, api, shop, pay_sandbox, carrier_sandbox)
+        line = await first_line(api, number, buyer)
+        asked = await ask(
+            api,
+            number,
+            buyer.auth,
+            kind="missing",
+            items=[{"sku_id": line["sku_id"], "quantity": 1}],
+        )
+        case_id = asked.json()["case_id"]
+        await act(api, number, case_id, "decision", shop.seller, {"approve": True})
+        await case_reaches(api, number, case_id, buyer.auth, "refunded")
+
+        async def steps() -> list[str]:
+            bodies = [json.loads(body)["data"] for _, body in receiver.requests]
+            return [b["step"] for b in bodies if b["case_id"] == case_id]
+
+        async def all_told() -> bool:
+            return await steps() == ["request", "approve", "refund_done"]
+
+        await eventually(all_told)
+        headers, body = receiver.requests[0]
+        assert headers["Kuaidan-Event-Type"] == "order.after_sales_changed"
+        now = int(datetime.now(UTC).timestamp())
+        secret = created.json()["secret"]
+        assert verify_webhook_signature(secret, headers[SIGNATURE_HEADER], body, now=now)
+    finally:
+        receiver.close()
+        for hook in (await api.get("/api/v1/merchant/webhooks", headers=shop.seller)).json():
+            await api.delete(f"/api/v1/merchant/webhooks/{hook['id']}", headers=shop.seller)
