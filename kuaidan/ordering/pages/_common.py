@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -203,6 +203,23 @@ async def page(
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+async def step_or_page(
+    work: Awaitable[str],
+    *,
+    done_url: Callable[[str], str],
+    again: Callable[[DomainError], Awaitable[Response]],
+) -> Response:
+    """Run a form's step: done, redirect to ``done_url(notice)``; refused, show the page
+    ``again`` with the error (a 404 stays a 404)."""
+    try:
+        done = await work
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await again(exc)
+    return see_other(done_url(done))
 
 
 def whole(raw: str, *, low: int, high: int, error: DomainError) -> int:

@@ -29,7 +29,7 @@ from kuaidan.ordering.pages._common import (
     page,
     quantity_of,
     router,
-    see_other,
+    step_or_page,
     whole,
 )
 from kuaidan.ordering.service import changes
@@ -102,13 +102,11 @@ async def _act(
     form: Mapping[str, str] | None = None,
 ) -> Response:
     """Run the change; a refused one shows the page again with the message (404 stays 404)."""
-    try:
-        done = await work
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        return await _page(request, uow, user, number, error=exc, form=form)
-    return see_other(f"{_base(user, number)}/changes?msg={done}")
+    return await step_or_page(
+        work,
+        done_url=lambda done: f"{_base(user, number)}/changes?msg={done}",
+        again=lambda exc: _page(request, uow, user, number, error=exc, form=form),
+    )
 
 
 def _outcome(info: ChangeInfo) -> str:
