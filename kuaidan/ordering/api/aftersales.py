@@ -230,5 +230,5 @@ async def receive_return(
 async def queue(uow: deps.Uow, user: deps.CurrentUser, all: bool = False) -> list[CaseRead]:
     """A shop sees its open cases, agents the escalated and disputed ones, a buyer theirs;
     ``all=true`` includes finished ones."""
-    entries = await aftersales.queue(uow=uow, by=user, open_only=not all)
-    return [CaseRead.of(entry.case) for entry in entries]
+    views = await aftersales.queue(uow=uow, by=user, open_only=not all)
+    return [CaseRead.of(view) for view in views]

@@ -24,10 +24,11 @@ A missing-items case goes straight to ``refunding``. A withdrawn, unsent or lost
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from kuaidan.core.errors import Conflict, InvalidInput
 
@@ -62,9 +63,7 @@ class CaseStep(StrEnum):
     RULE_FOR_MERCHANT = "rule_for_merchant"
     SEND_BACK = "send_back"  # the return parcel is booked or handed in
     RECEIVE = "receive"  # the shop received the return parcel
-    REFUND = "refund"  # the refund is requested (missing items: at approval)
     REFUND_DONE = "refund_done"
-    SHIP_REPLACEMENT = "ship_replacement"
     REPLACEMENT_DELIVERED = "replacement_delivered"
     WITHDRAW = "withdraw"  # by the buyer
     EXPIRE = "expire"  # a rejection not disputed, or goods not sent back, in time
@@ -271,6 +270,19 @@ def check_items(kind: CaseKind, items: Sequence[Claim], lines: Mapping[int, Orde
                 else "this item is already in another after-sales request",
                 details={"sku_id": claim.sku_id, "quantity": claim.quantity, "free": free},
             )
+
+
+def claimed_units(cases: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> dict[int, int]:
+    """Units per SKU already in a case that still holds them, from each case's (status,
+    items): every case but a closed one."""
+    claimed: dict[int, int] = {}
+    for status, items in cases:
+        if CaseStatus(status) not in CLAIMING:
+            continue
+        for item in items:
+            sku_id = int(item["sku_id"])
+            claimed[sku_id] = claimed.get(sku_id, 0) + int(item["quantity"])
+    return claimed
 
 
 def items_fen(items: Sequence[Claim], lines: Mapping[int, OrderedLine]) -> int:

@@ -196,7 +196,7 @@ async def merchant_after_sales_page(
 
 async def _queue(request: Request, uow: UnitOfWork, user: UserInfo) -> Response:
     entries = await aftersales.queue(uow=uow, by=user)
-    cases = sorted((e.case for e in entries), key=lambda c: c.requested_at, reverse=True)
+    cases = sorted(entries, key=lambda c: c.requested_at, reverse=True)
     context = {
         "cases": cases,
         "merchant": user.role is Role.MERCHANT,

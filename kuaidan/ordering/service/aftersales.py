@@ -52,6 +52,7 @@ from kuaidan.ordering.domain.aftersales import (
     check_items,
     check_order,
     check_window,
+    claimed_units,
     clean_text,
     is_trusted,
     items_fen,
@@ -204,12 +205,7 @@ async def request_case(
 
 
 def _ordered(lines: Sequence[OrderLine], cases: Sequence[AfterSalesCase]) -> dict[int, OrderedLine]:
-    claimed: dict[int, int] = {}
-    for case in cases:
-        if CaseStatus(case.status) is CaseStatus.CLOSED:
-            continue
-        for item in case.items:
-            claimed[item["sku_id"]] = claimed.get(item["sku_id"], 0) + int(item["quantity"])
+    claimed = claimed_units((case.status, case.items) for case in cases)
     return {
         line.sku_id: OrderedLine(
             line_id=line.id,
@@ -333,16 +329,7 @@ async def _visible_case(
     return row, case
 
 
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """A case in a queue (the shop's, the platform's, the buyer's), with its order."""
-
-    case: CaseView
-    merchant_id: int
-    buyer_id: int
-
-
-async def queue(*, uow: UnitOfWork, by: UserInfo, open_only: bool = True) -> list[QueueEntry]:
+async def queue(*, uow: UnitOfWork, by: UserInfo, open_only: bool = True) -> list[CaseView]:
     """Cases to look at: a shop's own, the platform's (escalated and disputed), a buyer's."""
     statuses: frozenset[CaseStatus] | None = OPEN if open_only else None
     match by.role:
@@ -362,14 +349,7 @@ async def queue(*, uow: UnitOfWork, by: UserInfo, open_only: bool = True) -> lis
             raise Forbidden("no after-sales queue for this account")
     steps = await repository.after_sales_steps(uow.session, [c.id for c in rows])
     orders = await repository.orders_by_id(uow.session, [c.order_id for c in rows])
-    return [
-        QueueEntry(
-            await _view(uow, orders[case.order_id], case, steps[case.id]),
-            case.merchant_id,
-            case.buyer_id,
-        )
-        for case in rows
-    ]
+    return [await _view(uow, orders[case.order_id], case, steps[case.id]) for case in rows]
 
 
 def _values(statuses: frozenset[CaseStatus] | None) -> list[str] | None:
@@ -818,7 +798,6 @@ async def run_timers(*, uow: UnitOfWork, limit: int = 100, now: datetime | None 
 
 __all__ = [
     "NewCase",
-    "QueueEntry",
     "ReturnAddressMissing",
     "case_actor",
     "decide_case",

@@ -14,8 +14,8 @@ from kuaidan.core.errors import DomainError, NotFound
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain.carriers import CarrierStatus
 from kuaidan.ordering import repository
-from kuaidan.ordering.domain.aftersales import CLAIMING, CaseStatus, check_order
-from kuaidan.ordering.models import AfterSalesCase, OrderLine
+from kuaidan.ordering.domain.aftersales import check_order, claimed_units
+from kuaidan.ordering.models import OrderLine
 from kuaidan.ordering.service import _common as common
 
 
@@ -60,19 +60,6 @@ class AskPanel:
         return self.blocked is None and any(line.free for line in self.lines)
 
 
-def _claimed(cases: list[AfterSalesCase]) -> dict[int, int]:
-    """Units per SKU (a SKU is on an order once) already in a case that still holds them:
-    every case but a closed one."""
-    claimed: dict[int, int] = {}
-    for case in cases:
-        if CaseStatus(case.status) not in CLAIMING:
-            continue
-        for item in case.items:
-            sku_id = int(item["sku_id"])
-            claimed[sku_id] = claimed.get(sku_id, 0) + int(item["quantity"])
-    return claimed
-
-
 async def _options(uow: UnitOfWork, line: OrderLine) -> tuple[ExchangeOption, ...]:
     """The product's other colours/sizes on sale; a dearer one or one sold out is shown but
     cannot be chosen (an exchange never costs more than what was paid)."""
@@ -103,7 +90,8 @@ async def ask_panel(*, uow: UnitOfWork, number: str, by: UserInfo) -> AskPanel:
         blocked = exc.message
     if blocked is not None:
         return AskPanel(blocked, (), ())
-    claimed = _claimed(await repository.after_sales_of(uow.session, row.id))
+    cases = await repository.after_sales_of(uow.session, row.id)
+    claimed = claimed_units((case.status, case.items) for case in cases)
     lines = (await repository.lines_of(uow.session, [row.id])).get(row.id, [])
     claimable = []
     for line in lines:
