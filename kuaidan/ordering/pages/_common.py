@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -199,6 +200,37 @@ async def page(
             owner = cart_owner(request, user)
             ctx["cart_count"] = await service.cart_count(uow=uow, owner=owner) if owner else 0
     return render(request, f"ordering/{template}", ctx, status_code=status_code)
+
+
+def order_path(user: UserInfo, number: str, suffix: str = "") -> str:
+    """The order's page (plus ``suffix``) as this viewer reaches it: the buyer's, the shop's
+    or the agents'."""
+    prefix = {Role.MERCHANT: "/merchant/orders", Role.BUYER: "/orders"}.get(
+        user.role, "/agent/orders"
+    )
+    return f"{prefix}/{quote(number)}{suffix}"
+
+
+async def form_page(
+    request: Request,
+    uow: UnitOfWork,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    notice: str | None,
+    error: DomainError | None,
+    form: Mapping[str, str] | None,
+) -> Response:
+    """A page of forms: a fresh request id (a double submission is one request), the notice
+    or the refusal's message, what was typed, and the refusal's status."""
+    full = {
+        **context,
+        "request_id": uuid.uuid4().hex,
+        "notice": notice,
+        "error": message_of(error) if error else None,
+        "form": form or {},
+    }
+    return await page(request, uow, template, full, status_code=error.status if error else 200)
 
 
 def see_other(url: str) -> RedirectResponse:

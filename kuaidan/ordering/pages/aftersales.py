@@ -7,10 +7,8 @@ A refused step shows the page again with the message and the error's status."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Mapping
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.datastructures import FormData
@@ -35,7 +33,8 @@ from kuaidan.ordering.pages._common import (
     MAX_ID,
     FormText,
     MerchantPage,
-    message_of,
+    form_page,
+    order_path,
     page,
     quantity_of,
     router,
@@ -79,10 +78,7 @@ PlatformPage = Annotated[UserInfo, Depends(_platform)]
 
 
 def _base(user: UserInfo, number: str) -> str:
-    prefix = {Role.MERCHANT: "/merchant/orders", Role.BUYER: "/orders"}.get(
-        user.role, "/agent/orders"
-    )
-    return f"{prefix}/{quote(number)}/after-sales"
+    return order_path(user, number, "/after-sales")
 
 
 def _policy(request: Request) -> AfterSalesPolicy:
@@ -140,13 +136,10 @@ async def _page(
         "back_url": "/agent/after-sales"
         if user.role in PLATFORM
         else base.removesuffix("/after-sales"),
-        "request_id": uuid.uuid4().hex,
-        "notice": notice,
-        "error": message_of(error) if error else None,
-        "form": form or {},
     }
-    status = error.status if error else 200
-    return await page(request, uow, "after_sales.html", context, status_code=status)
+    return await form_page(
+        request, uow, "after_sales.html", context, notice=notice, error=error, form=form
+    )
 
 
 async def _act(

@@ -7,10 +7,8 @@ and the error's status."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Mapping
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -25,8 +23,8 @@ from kuaidan.ordering.pages._common import (
     MAX_ID,
     FormText,
     MerchantPage,
-    message_of,
-    page,
+    form_page,
+    order_path,
     quantity_of,
     router,
     step_or_page,
@@ -56,10 +54,7 @@ AskerPage = Annotated[UserInfo, Depends(_asker)]
 
 
 def _base(user: UserInfo, number: str) -> str:
-    prefix = {Role.MERCHANT: "/merchant/orders", Role.BUYER: "/orders"}.get(
-        user.role, "/agent/orders"
-    )
-    return f"{prefix}/{quote(number)}"
+    return order_path(user, number, "")
 
 
 async def _page(
@@ -83,13 +78,10 @@ async def _page(
         "action": f"{base}/changes",
         # The buyer's own order page; agents have this page only.
         "order_url": base if user.role is not Role.AGENT else f"{base}/changes",
-        "request_id": uuid.uuid4().hex,
-        "notice": notice,
-        "error": message_of(error) if error else None,
-        "form": form or {},
     }
-    status = error.status if error else 200
-    return await page(request, uow, "changes.html", context, status_code=status)
+    return await form_page(
+        request, uow, "changes.html", context, notice=notice, error=error, form=form
+    )
 
 
 async def _act(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -17,7 +16,13 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.interception import InterceptionCause, InterceptionKind
-from kuaidan.ordering.pages._common import MerchantPage, message_of, page, router, see_other
+from kuaidan.ordering.pages._common import (
+    MerchantPage,
+    form_page,
+    order_path,
+    router,
+    see_other,
+)
 from kuaidan.ordering.service import interception
 
 FIELDS = ("kind", "reason", "cause", "recipient", "phone", "province", "city", "district", "line")
@@ -34,10 +39,7 @@ AskerPage = Annotated[UserInfo, Depends(_asker)]
 
 
 def _base(user: UserInfo, number: str) -> str:
-    prefix = {Role.MERCHANT: "/merchant/orders", Role.BUYER: "/orders"}.get(
-        user.role, "/agent/orders"
-    )
-    return f"{prefix}/{quote(number)}/interception"
+    return order_path(user, number, "/interception")
 
 
 async def _page(
@@ -61,12 +63,10 @@ async def _page(
         "agent": user.role in (Role.AGENT, Role.ADMIN),
         "action": _base(user, number),
         "order_url": _base(user, number).removesuffix("/interception"),
-        "notice": notice,
-        "error": message_of(error) if error else None,
-        "form": form or {},
     }
-    status = error.status if error else 200
-    return await page(request, uow, "interception.html", context, status_code=status)
+    return await form_page(
+        request, uow, "interception.html", context, notice=notice, error=error, form=form
+    )
 
 
 @router.get("/orders/{number}/interception")
