@@ -25,7 +25,8 @@ from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually
 from tests.e2e.test_order_journey import PASSWORD, TIMEOUT_MS, Shop, _open_shop, _watched_page
 from tests.integration.ordering_support import PASSWORD as BUYER_PASSWORD
 from tests.integration.ordering_support import Buyer, bearer, order, paid_checkout
-from tests.integration.test_order_interception import buyer_with_email
+from tests.integration.test_after_sales import deliver
+from tests.integration.test_order_interception import buyer_with_email, hooks
 
 pytestmark = pytest.mark.e2e
 
@@ -176,18 +177,12 @@ async def _approve(merchant: Any, number: str) -> None:
     await expect(merchant.get_by_test_id("notice")).to_be_visible()
 
 
-async def _hooks(carrier_sandbox: CarrierSandbox, **settings: Any) -> None:
-    async with carrier_sandbox.client() as client:
-        answer = await client.post("/sandbox/hooks", json=settings)
-    assert answer.status_code == 200, answer.text
-
-
 async def _pickup_delivered_on_demand(page: Any, carrier_sandbox: CarrierSandbox) -> str:
     """The buyer books a pickup; the carrier holds the parcel's news until the test pushes it
     (so the page shows it on its way first); returns the tracking number."""
     from playwright.async_api import expect
 
-    await _hooks(carrier_sandbox, manual_next=True)
+    await hooks(carrier_sandbox, manual_next=True)
     try:
         await page.get_by_test_id("after-sales-pickup").click()
         await expect(page.get_by_test_id("notice")).to_be_visible()
@@ -200,17 +195,9 @@ async def _pickup_delivered_on_demand(page: Any, carrier_sandbox: CarrierSandbox
 
         nu: str = await eventually(tracking, timeout_s=30)
     finally:
-        await _hooks(carrier_sandbox, manual_next=False)
+        await hooks(carrier_sandbox, manual_next=False)
 
-    async def pushed() -> bool:  # all its scans are due within a second of simulated travel
-        async with carrier_sandbox.client() as client:
-            found = (await client.get(f"/sandbox/parcels/{nu}")).json()
-            if found["status"] != "done":
-                return False
-            answer = await client.post(f"/sandbox/parcels/{nu}/push", json={})
-        return bool(answer.json() == {"accepted": True})
-
-    await eventually(pushed, timeout_s=30)
+    await deliver(carrier_sandbox, nu)
     return nu
 
 

@@ -86,7 +86,7 @@ async def delivered_order(
         tracking: str | None = (await order(api, number, buyer.auth))["tracking_number"]
         return tracking
 
-    await deliver(api, carrier, await eventually(booked))
+    await deliver(carrier, await eventually(booked))
 
     async def delivered() -> bool:
         return bool((await order(api, number, buyer.auth))["status"] == "delivered")
@@ -95,7 +95,8 @@ async def delivered_order(
     return number, buyer
 
 
-async def deliver(api: httpx.AsyncClient, carrier: CarrierSandbox, nu: str) -> None:
+async def deliver(carrier: CarrierSandbox, nu: str) -> None:
+    """Once the simulator's parcel has made its whole journey, push all its scans now."""
     await sim_reaches(carrier, nu, done=True)
     async with carrier.client() as client:
         pushed = await client.post(f"/sandbox/parcels/{nu}/push", json={})
@@ -183,7 +184,7 @@ async def test_a_no_reason_return_is_picked_up_and_refunded_less_the_pickup(
     booked = await case_reaches(api, number, case["case_id"], buyer.auth, "returning")
 
     nu = await eventually(lambda: tracking_of(api, number, case["case_id"], buyer), timeout_s=30)
-    await deliver(api, carrier_sandbox, nu)
+    await deliver(carrier_sandbox, nu)
     done = await case_reaches(api, number, case["case_id"], buyer.auth, "refunded")
     shipping = booked["return_shipping_fen"]
     assert shipping and shipping > 0
@@ -277,7 +278,7 @@ async def test_an_exchange_reserves_the_new_size_and_ships_it_once_the_old_is_ba
     sent = await act(api, number, case_id, "send-back", buyer.auth, {})
     nu = await eventually(lambda: tracking_of(api, number, case_id, buyer), timeout_s=30)
     await hooks(carrier_sandbox, manual_next=True)  # the replacement, booked on receipt
-    await deliver(api, carrier_sandbox, nu)
+    await deliver(carrier_sandbox, nu)
     shipping = await case_reaches(api, number, case_id, buyer.auth, "exchange_shipping")
     assert shipping["replacement_shipment"] and shipping["refund_fen"] is None
     assert sent["return_shipment"] != shipping["replacement_shipment"]
@@ -311,7 +312,7 @@ async def replacement_delivered(
             )
         return found.tracking_number
 
-    await deliver(api, carrier, await eventually(booked, timeout_s=30))
+    await deliver(carrier, await eventually(booked, timeout_s=30))
     return await case_reaches(api, number, case["case_id"], buyer.auth, "exchanged")
 
 
@@ -466,7 +467,7 @@ async def test_a_trusted_buyer_is_refunded_when_the_goods_are_handed_in(
     early = await eventually(refunded_early, timeout_s=30)
     assert early["status"] == "returning"  # the money is back before the goods
     nu = await eventually(lambda: tracking_of(api, number, case_id, buyer), timeout_s=30)
-    await deliver(api, carrier_sandbox, nu)
+    await deliver(carrier_sandbox, nu)
     await case_reaches(api, number, case_id, buyer.auth, "refunded")
 
 
