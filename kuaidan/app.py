@@ -34,6 +34,7 @@ from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
 from kuaidan.ordering import api as ordering_api
 from kuaidan.ordering import pages as ordering_pages
+from kuaidan.ordering.api.edge import SoldOutEdge
 from kuaidan.payments import api as payments_api
 from kuaidan.payments import pages as payments_pages
 from kuaidan.risk import api as risk_api
@@ -123,6 +124,7 @@ def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
         https_only=True,
     )
     app.add_middleware(DeviceCookieMiddleware)
+    app.add_middleware(SoldOutEdge)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(MetricsMiddleware)

@@ -86,6 +86,13 @@ class FlashSale:
             return True
         return False
 
+    def first_marked(self, sku_ids: Sequence[int]) -> int | None:
+        """The first of ``sku_ids`` marked sold out in this process (no Redis, no database)."""
+        if not self.marks:
+            return None
+        now = time.monotonic()
+        return next((sku for sku in sku_ids if self.marks.is_marked(sku, now)), None)
+
     async def mark_sold_out(self, sku_id: int) -> None:
         self.marks.mark(sku_id, time.monotonic())
         if self.redis is not None and self.marks.ttl_s > 0:

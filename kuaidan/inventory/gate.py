@@ -43,6 +43,10 @@ class SoldOutMarks:
     def clear(self, sku_id: int) -> None:
         self._until.pop(sku_id, None)
 
+    def __bool__(self) -> bool:
+        """Any mark at all, expired ones included: a cheap "nothing to look at" first."""
+        return bool(self._until)
+
 
 class InFlight:
     """How many checkouts of each SKU this process is working on right now.

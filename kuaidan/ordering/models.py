@@ -98,7 +98,8 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     buyer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Indexed alone too: the sold-out edge asks whether a key was ever placed, by anyone.
+    key: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"))
     created_at: Mapped[datetime]

@@ -594,3 +594,11 @@ async def orders_by_id(session: AsyncSession, order_ids: Collection[int]) -> dic
         return {}
     rows = await session.scalars(select(Order).where(Order.id.in_(sorted(set(order_ids)))))
     return {row.id: row for row in rows.all()}
+
+
+async def idempotency_key_used(session: AsyncSession, key: str) -> bool:
+    """Whether any buyer placed (or is placing) a checkout with this key."""
+    found = await session.execute(
+        select(IdempotencyKey.buyer_id).where(IdempotencyKey.key == key).limit(1)
+    )
+    return found.first() is not None

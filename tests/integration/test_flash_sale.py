@@ -41,7 +41,7 @@ class Sale:
     buyers: list[accounts.BulkBuyer]
 
 
-async def _open_sale(container: Container, *, units: int, buyers: int, tag: str) -> Sale:
+async def open_sale(container: Container, *, units: int, buyers: int, tag: str) -> Sale:
     uow = container.unit_of_work()
     try:
         shop = await merchants.create_merchant(
@@ -104,7 +104,7 @@ async def test_500_concurrent_attempts_for_50_units_place_exactly_50_orders(
     gated: Container,
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    sale = await _open_sale(gated, units=50, buyers=500, tag=tag)
+    sale = await open_sale(gated, units=50, buyers=500, tag=tag)
     gate = gated.adapters["inventory.flash_sale"]
     assert isinstance(gate, FlashSale)
 
@@ -178,7 +178,7 @@ async def test_a_node_killed_mid_sale_oversells_nothing_and_loses_no_acknowledge
     async with isolated_database("postgres", tmp_path_factory) as settings:
         container = build_container(settings)
         try:
-            sale = await _open_sale(container, units=UNITS, buyers=BUYERS, tag="node")
+            sale = await open_sale(container, units=UNITS, buyers=BUYERS, tag="node")
             node = SpawnedServer(settings, workers=2, extra_env={"KUAIDAN_FLASH_HOT_INFLIGHT": "2"})
             await asyncio.to_thread(node.start)
             acked: list[str] = []

@@ -55,7 +55,7 @@ from kuaidan.ordering.service.pages_support import (
     checkout_payment_status,
     hold_awaits_code,
 )
-from kuaidan.ordering.service.placement import checkout_cart, place_checkout
+from kuaidan.ordering.service.placement import checkout_cart, early_sold_out, place_checkout
 from kuaidan.ordering.service.shipping import (
     DEFAULT_WEIGHT_G,
     auto_book,
@@ -104,6 +104,7 @@ __all__ = [
     "confirm_receipt",
     "decide_change",
     "deliver_from_carrier",
+    "early_sold_out",
     "expire_change_payments",
     "expire_overdue_orders",
     "get_cart",

@@ -18,7 +18,7 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish_many
 from kuaidan.inventory import service as inventory
-from kuaidan.inventory.domain import FlashHold
+from kuaidan.inventory.domain import FlashHold, OutOfStock, Shortage
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
@@ -124,6 +124,26 @@ async def checkout_cart(
     chosen = frozenset(sku_ids) if sku_ids is not None else None
     request = _Request((), address_id, seen, clean_note(note), True, chosen, context=context)
     return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
+
+
+async def early_sold_out(
+    *, uow: UnitOfWork, items: Sequence[tuple[int, int]], idempotency_key: str
+) -> OutOfStock | None:
+    """The answer to a direct checkout of a SKU this process knows is sold out, given before
+    the buyer is known (who asks does not change a sold-out answer, and finding out costs more
+    than the answer). None when the whole path must answer: nothing marked, the request is not
+    valid (its own error comes from there), or the key was placed before (a retry of a winner
+    gets its order back)."""
+    try:
+        check_idempotency_key(idempotency_key)
+        wanted = tuple(sorted((int(sku), int(qty)) for sku, qty in items))
+        _check_lines(wanted)
+    except InvalidInput:
+        return None
+    sku_id = inventory.known_sold_out(uow, [sku for sku, _ in wanted])
+    if sku_id is None or await repository.idempotency_key_used(uow.session, idempotency_key):
+        return None
+    return OutOfStock([Shortage(sku_id, dict(wanted)[sku_id], 0)])
 
 
 def _check_lines(items: Sequence[tuple[int, int]]) -> None:

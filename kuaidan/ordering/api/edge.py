@@ -1,0 +1,124 @@
+"""The sold-out edge: a flash sale's losers are answered before the application stack.
+
+Once the flash-sale gate of this process knows a SKU is sold out, every further checkout of it
+would cost a token lookup, dependency resolution, body validation and an idempotency read only
+to hear "sold out". This pure ASGI middleware answers ``POST /api/v1/checkouts`` for such a SKU
+itself: the same 409 ``out_of_stock`` the route gives, after one indexed read making sure the
+``Idempotency-Key`` was never placed (a winner's retry goes through and gets its order). Who
+asks is not checked first: a sold-out answer tells nothing that the product page does not, and
+an invalid token still gets its 401 on any request that could buy something.
+
+Anything else — no marks, another route, a cart checkout, a body or header the route would
+refuse — goes through untouched, with the body it was sent.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kuaidan.inventory.domain import OutOfStock
+from kuaidan.inventory.flashsale import FlashSale
+from kuaidan.inventory.service import FLASH_ADAPTER
+from kuaidan.ordering import service
+from kuaidan.ordering.schemas import CheckoutCreate
+
+CHECKOUTS_PATH = "/api/v1/checkouts"
+# What the metrics label an edge answer with: the route it answers for.
+_ROUTE = SimpleNamespace(path=CHECKOUTS_PATH)
+
+
+class SoldOutEdge:
+    """Answers checkouts of SKUs known sold out here; passes everything else on."""
+
+    def __init__(self, app: ASGIApp, *, path: str = CHECKOUTS_PATH) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        container = _container(scope)
+        gate = None if container is None else container.adapters.get(FLASH_ADAPTER)
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or scope.get("path") != self.path
+            or not isinstance(gate, FlashSale)
+            or not gate.marks
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, ended = await _read_body(receive)
+        answer = await _sold_out(container, scope, body) if ended else None
+        if answer is None:
+            await self.app(scope, _replay(body, ended, receive), send)
+            return
+        scope["route"] = _ROUTE
+        response = JSONResponse({"error": answer.to_dict()}, status_code=answer.status)
+        await response(scope, receive, send)
+
+
+def _container(scope: Scope) -> Any:
+    app = scope.get("app")
+    return getattr(getattr(app, "state", None), "container", None)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body, and whether it ended (False: the client went away first)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes, ended: bool, receive: Receive) -> Receive:
+    """A receive that gives the application the body already read, then the rest as sent."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not ended}
+        return await receive()
+
+    return replay
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _sold_out(container: Any, scope: Scope, body: bytes) -> OutOfStock | None:
+    """The OutOfStock to answer with, or None for the application to answer."""
+    authorization = _header(scope, b"authorization") or ""
+    key = _header(scope, b"idempotency-key")
+    content_type = _header(scope, b"content-type") or ""
+    if (
+        key is None
+        or not authorization.lower().startswith("bearer ")
+        or not content_type.startswith("application/json")
+    ):
+        return None
+    try:
+        request = CheckoutCreate.model_validate_json(body)
+    except ValidationError:
+        return None
+    if request.items is None:
+        return None
+    items = [(item.sku_id, item.quantity) for item in request.items]
+    uow = container.unit_of_work()
+    try:
+        return await service.early_sold_out(uow=uow, items=items, idempotency_key=key)
+    finally:
+        await uow.close()
