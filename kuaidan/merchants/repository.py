@@ -109,7 +109,11 @@ async def add_deliveries_for(
     now: datetime,
 ) -> list[int]:
     """A pending delivery per active endpoint of the merchant subscribed to ``topic``."""
-    endpoints = [e for e in await webhooks_of(session, merchant_id) if e.active]
+    endpoints = [
+        e for e in await webhooks_of(session, merchant_id) if e.active and topic in e.topics
+    ]
+    if not endpoints:  # most shops: one read per order event, nothing else
+        return []
     already = set(
         (
             await session.scalars(
@@ -119,7 +123,7 @@ async def add_deliveries_for(
     )
     created = []
     for endpoint in endpoints:
-        if topic in endpoint.topics and endpoint.id not in already:
+        if endpoint.id not in already:
             row = WebhookDelivery(
                 endpoint_id=endpoint.id,
                 event_id=event_id,
