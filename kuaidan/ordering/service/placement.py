@@ -482,6 +482,7 @@ async def _start_payment(
         buyer_id=buyer.id,
         return_path=f"/checkouts/{reference}",
         context=context,
+        new_reference=True,
     )
     await repository.set_checkout_payment(
         uow.session, checkout.id, payment_id=started.payment_id, pay_url=started.pay_url

@@ -207,10 +207,15 @@ class _Start:
     context: RiskContext | None
 
 
-async def _find_or_add(uow: UnitOfWork, start: _Start) -> Payment:
+async def _find_or_add(uow: UnitOfWork, start: _Start, *, new: bool) -> Payment:
     """The payment with this reference, or a new one as risk decides: created, held or
-    blocked. Only a new payment is assessed; asking again returns the first answer."""
-    payment = await repository.get_payment(uow.session, reference=start.reference, for_update=True)
+    blocked. Only a new payment is assessed; asking again returns the first answer.
+    ``new``: the reference was made in this transaction, so there is nothing to find."""
+    payment = None
+    if not new:
+        payment = await repository.get_payment(
+            uow.session, reference=start.reference, for_update=True
+        )
     if payment is not None:
         if (payment.amount_fen, payment.currency, payment.buyer_id) != (
             start.amount_fen,
@@ -283,13 +288,15 @@ async def start_payment(
     buyer_id: int,
     return_path: str,
     context: RiskContext | None = None,
+    new_reference: bool = False,
 ) -> PaymentStart:
     """Record a payment (or find the same one again) and sign the provider's pay-page URL.
 
     Risk decides first (``context``: the buyer's IP, device and user agent): a held payment
     has no URL until it is released, a blocked one never has one (``PaymentHeld`` and
     ``PaymentBlocked`` tell ordering). Runs in the caller's transaction and calls nobody: the
-    URL is signed locally.
+    URL is signed locally. ``new_reference``: the caller made the reference in the same
+    transaction (a checkout's), so no earlier payment can have it and none is looked for.
     """
     subject = _check_start(
         _provider(uow),
@@ -300,7 +307,7 @@ async def start_payment(
     )
     start = _Start(reference, amount_fen, currency, subject, buyer_id, return_path, context)
     async with uow.atomic():
-        payment = await _find_or_add(uow, start)
+        payment = await _find_or_add(uow, start, new=new_reference)
     status = PaymentStatus(payment.status)
     url = None
     if status == PaymentStatus.CREATED:
