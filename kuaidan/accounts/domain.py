@@ -100,7 +100,7 @@ class ApiTokenInfo:
     revoked_at: datetime | None
 
     def is_active(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+        return token_is_active(expires_at=self.expires_at, revoked_at=self.revoked_at, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +232,14 @@ def hash_api_token(token: str) -> str:
 
 def api_token_display_prefix(token: str) -> str:
     return token[:API_TOKEN_DISPLAY_LENGTH]
+
+
+def token_is_active(
+    *, expires_at: datetime | None, revoked_at: datetime | None, now: datetime
+) -> bool:
+    """Not revoked and not past its expiry (a token without one lasts until revoked). Apart
+    from ``ApiTokenInfo`` because authentication reads only these columns of the token."""
+    return revoked_at is None and (expires_at is None or now < expires_at)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -13,6 +13,7 @@ from kuaidan.accounts.domain import (
     api_token_display_prefix,
     clean_text,
     hash_api_token,
+    token_is_active,
 )
 from kuaidan.accounts.models import ApiToken
 from kuaidan.accounts.service._common import (
@@ -20,7 +21,6 @@ from kuaidan.accounts.service._common import (
     TOKEN_TOUCH_INTERVAL,
     require_user,
     token_info,
-    user_info,
 )
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import InvalidInput, NotFound
@@ -55,13 +55,14 @@ async def authenticate_api_token(*, uow: UnitOfWork, token: str) -> UserInfo | N
         return None
     found = await repository.token_and_owner(uow.session, token_hash=hash_api_token(token))
     now = uow.now()
-    if found is None or not token_info(found[0]).is_active(now):
+    if found is None or not token_is_active(
+        expires_at=found.expires_at, revoked_at=found.revoked_at, now=now
+    ):
         return None
-    row, user = found
-    if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH_INTERVAL:
+    if found.last_used_at is None or now - found.last_used_at >= TOKEN_TOUCH_INTERVAL:
         async with uow.atomic():
-            await repository.touch_api_token(uow.session, token_id=row.id, now=now)
-    return user_info(user)
+            await repository.touch_api_token(uow.session, token_id=found.token_id, now=now)
+    return found.owner
 
 
 async def list_api_tokens(*, uow: UnitOfWork, user_id: int) -> list[ApiTokenInfo]:
