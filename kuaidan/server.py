@@ -7,6 +7,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -85,25 +86,30 @@ class TlsContextFactory:
         return server_context(self.cert, self.key)
 
 
+def https_options(settings: Settings, *, workers: int) -> dict[str, Any]:
+    """uvicorn's settings for the HTTPS listener: the certificate, bind address, workers and
+    limits. Shared with ``kuaidan bench floor``, whose bare app must be served exactly alike."""
+    cert, key = tls_files(settings)
+    return {
+        "host": settings.host,
+        "port": settings.https_port,
+        "workers": workers,
+        "ssl_certfile": str(cert),
+        "ssl_keyfile": str(key),
+        "ssl_context_factory": TlsContextFactory(cert, key),
+        "log_level": settings.log_level,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
 def serve(settings: Settings, *, workers: int = 1) -> None:
     """Serve the app over HTTPS (blocking) with ``workers`` processes."""
-    cert, key = tls_files(settings)
+    options = https_options(settings, workers=workers)
     redirect = start_redirect_listener(settings)
     try:
-        uvicorn.run(
-            "kuaidan.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.https_port,
-            workers=workers,
-            ssl_certfile=str(cert),
-            ssl_keyfile=str(key),
-            ssl_context_factory=TlsContextFactory(cert, key),
-            log_level=settings.log_level,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
+        uvicorn.run("kuaidan.app:create_app", factory=True, **options)
     finally:
         if redirect is not None:
             redirect.should_exit = True

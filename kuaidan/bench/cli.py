@@ -17,7 +17,7 @@ from kuaidan.bench.report import Report, render
 from kuaidan.config import Settings, load_settings
 
 bench_app = typer.Typer(
-    help="Load generators: checkout, flash sale, mixed, and the database's own limit.",
+    help="Load generators: checkout, flash sale, mixed, the database's own limit, the floor.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
@@ -179,6 +179,36 @@ def flash_sale_command(
     with _progress("flash sale", buyers) as tick:
         report = _run(lambda: run_flash_sale(options, plan, tick=tick))
     _finish(report, as_json)
+
+
+@bench_app.command("floor")
+def floor_command(
+    concurrency: Concurrency = 200,
+    duration: Duration = 10.0,
+    requests: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many answers (default: none).")
+    ] = None,
+    workers: Workers = 2,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """The harness's floor: the flash sale's load against a bare app that answers every
+    checkout "sold out", served as `kuaidan serve` is (TLS, uvicorn, workers), no database."""
+    from kuaidan.bench.runner import FloorPlan, run_floor
+
+    options = _options(_settings(None, data_dir), None, workers, None, False)
+    plan = FloorPlan(concurrency=concurrency, duration_s=duration, requests=requests)
+    with _progress("floor", requests) as tick:
+        report = _run(lambda: run_floor(options, plan, tick=tick))
+    _finish(report, as_json)
+
+
+@bench_app.command("floor-server", hidden=True)
+def floor_server_command(workers: Workers = 2) -> None:
+    """Serve the floor's bare app on KUAIDAN_HOST:KUAIDAN_HTTPS_PORT (what `floor` spawns)."""
+    from kuaidan.bench.floor import serve_floor
+
+    serve_floor(load_settings(), workers=workers)
 
 
 @bench_app.command("db-limit")

@@ -2,7 +2,8 @@
 
 Every loop is bounded in count and in time. Answers are classified as ``ok`` (201),
 ``sold_out`` (409 out_of_stock), ``busy`` (429), ``limit`` (409 purchase_limit),
-``http_<status>`` for anything else, or the transport error's name.
+``http_<status>`` for anything else, or the transport error's name. The hot loops use the lean
+client of :mod:`kuaidan.bench.wire`, one keep-alive connection per buyer; httpx serves the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,9 @@ import httpx
 
 from kuaidan.bench.prepare import BenchBuyer, Fixture
 from kuaidan.bench.stats import Recorder
+from kuaidan.bench.wire import REQUEST_TIMEOUT_S, Connection, Endpoint, TransportError
 
-REQUEST_TIMEOUT_S = 30.0
+CHECKOUTS_PATH = "/api/v1/checkouts"
 LINES_PER_ORDER = 3
 ERROR_CODES = {"out_of_stock": "sold_out", "purchase_limit": "limit", "rate_limited": "busy"}
 
@@ -36,10 +38,12 @@ class Target:
     verify: ssl.SSLContext | bool
     cpu_seconds: Callable[[], float] = _no_cpu
 
+    def endpoint(self) -> Endpoint:
+        """Where the buyers' lean connections go (the TLS context is made once, here)."""
+        return Endpoint.of(self.base_url, self.verify)
+
     def client(self, concurrency: int = 1) -> httpx.AsyncClient:
-        """A client with ``concurrency`` connections. Each virtual buyer gets a client of its
-        own: one shared pool of hundreds of connections costs the load generator more CPU per
-        request (the pool scans its connections) than the server spends answering."""
+        """A general client with ``concurrency`` connections, for what is not timed."""
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         return httpx.AsyncClient(
             base_url=self.base_url, verify=self.verify, timeout=REQUEST_TIMEOUT_S, limits=limits
@@ -71,7 +75,7 @@ def spread_items(rng: random.Random, skus: list[tuple[int, int]]) -> list[dict[s
 
 
 async def place(
-    client: httpx.AsyncClient,
+    conn: Connection,
     buyer: BenchBuyer,
     items: list[dict[str, int]],
     recorder: Recorder,
@@ -82,10 +86,9 @@ async def place(
     headers = {"Authorization": f"Bearer {buyer.token}", "Idempotency-Key": uuid.uuid4().hex}
     started = time.perf_counter()
     try:
-        response = await client.post("/api/v1/checkouts", json=body, headers=headers)
-        answer = response.json() if response.content else None
-        outcome = classify(response.status_code, answer)
-    except (httpx.HTTPError, ValueError) as exc:
+        status, answer = await conn.request("POST", CHECKOUTS_PATH, headers, body)
+        outcome = classify(status, answer)
+    except (TransportError, ValueError) as exc:
         outcome, answer = type(exc).__name__, None
     done = time.perf_counter()
     recorder.record(outcome, done - started, at=done)
@@ -106,17 +109,18 @@ async def checkout_load(
     seed: int = 7,
 ) -> float:
     """``concurrency`` buyers place orders over the spread SKUs for ``duration_s``; elapsed s."""
+    endpoint = target.endpoint()
     started = time.perf_counter()
     deadline = started + duration_s
 
     async def buyer_loop(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
         turn = 0
-        async with target.client() as client:
+        async with Connection(endpoint) as conn:
             while time.perf_counter() < deadline:
                 buyer = fixture.buyers[(index + turn * concurrency) % len(fixture.buyers)]
                 turn += 1
-                await place(client, buyer, spread_items(rng, fixture.skus), recorder)
+                await place(conn, buyer, spread_items(rng, fixture.skus), recorder)
                 tick()
 
     await asyncio.gather(*(buyer_loop(i) for i in range(concurrency)))
@@ -125,7 +129,7 @@ async def checkout_load(
 
 async def flash_load(
     target: Target,
-    buyers: list[BenchBuyer],
+    buyers: Iterable[BenchBuyer],
     *,
     sku_id: int,
     concurrency: int,
@@ -133,7 +137,9 @@ async def flash_load(
     recorder: Recorder,
     tick: Callable[[], None] = lambda: None,
 ) -> tuple[float, Acknowledged]:
-    """Each buyer tries once for one unit of ``sku_id``, ``concurrency`` at a time."""
+    """Each buyer tries once for one unit of ``sku_id``, ``concurrency`` at a time, until the
+    buyers or ``max_duration_s`` run out."""
+    endpoint = target.endpoint()
     acknowledged = Acknowledged()
     queue = iter(buyers)
     items = [{"sku_id": sku_id, "quantity": 1}]
@@ -141,11 +147,11 @@ async def flash_load(
     deadline = started + max_duration_s
 
     async def racer() -> None:
-        async with target.client() as client:
+        async with Connection(endpoint) as conn:
             for buyer in queue:
                 if time.perf_counter() >= deadline:
                     return
-                await place(client, buyer, items, recorder, acknowledged)
+                await place(conn, buyer, items, recorder, acknowledged)
                 tick()
 
     await asyncio.gather(*(racer() for _ in range(concurrency)))

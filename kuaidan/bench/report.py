@@ -24,10 +24,13 @@ COLUMNS = (
     "conc.",
     "ok",
     "ok/s",
+    "answers/s",
     "p50 ms",
     "p95 ms",
     "p99 ms",
     "max ms",
+    "server CPU ms/answer",
+    "client CPU ms/answer",
     "errors",
 )
 
@@ -70,7 +73,8 @@ def machine_facts() -> dict[str, Any]:
 
 
 def row(figures: Figures) -> list[str]:
-    """One table row: latency over every attempt, errors as ``kind=count``."""
+    """One table row: latency over every attempt, CPU per answer of the server and of the load
+    generator when measured ("-" otherwise), errors as ``kind=count``."""
     lat = figures.latency
     errors = ", ".join(f"{k}={v}" for k, v in figures.errors.items()) or "-"
     return [
@@ -79,12 +83,20 @@ def row(figures: Figures) -> list[str]:
         str(figures.concurrency),
         str(figures.ok),
         f"{figures.rate_per_s:.1f}",
+        f"{figures.answers_per_s:.1f}",
         f"{lat.p50_ms:.1f}",
         f"{lat.p95_ms:.1f}",
         f"{lat.p99_ms:.1f}",
         f"{lat.max_ms:.1f}",
+        _cpu(figures, "server_cpu_ms_per_answer"),
+        _cpu(figures, "client_cpu_ms_per_answer"),
         errors,
     ]
+
+
+def _cpu(figures: Figures, name: str) -> str:
+    value = figures.extra.get(name)
+    return f"{value:.2f}" if isinstance(value, int | float) and value > 0 else "-"
 
 
 def outcome_rows(figures: Figures) -> list[list[str]]:

@@ -4,8 +4,11 @@ database's own limit in the same run, and returns a :class:`Report`."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import secrets
 import ssl
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +17,7 @@ from kuaidan.bench import prepare as prep
 from kuaidan.bench.dblimit import DbLimitPlan, run_db_limit
 from kuaidan.bench.load import Target, checkout_load, flash_load, orders_exist
 from kuaidan.bench.report import Report
-from kuaidan.bench.spawn import SpawnedServer, ca_of
+from kuaidan.bench.spawn import SERVE, SpawnedServer, ca_of
 from kuaidan.bench.stats import Figures, Recorder, summarise
 from kuaidan.bench.verify import check_sale
 from kuaidan.bootstrap import Container, build_container
@@ -40,8 +43,11 @@ class RunOptions:
 
 
 @asynccontextmanager
-async def target_of(options: RunOptions) -> AsyncIterator[Target]:
-    """The server to load: the given URL, or one spawned for the run and stopped after it.
+async def target_of(
+    options: RunOptions, *, command: tuple[str, ...] = SERVE
+) -> AsyncIterator[Target]:
+    """The server to load: the given URL, or one spawned for the run (``kuaidan serve``, or
+    another ``command``) and stopped after it.
 
     A spawned server's CPU seconds are counted (``Target.cpu_seconds``): CPU per order is a
     figure that a busy machine disturbs much less than throughput.
@@ -54,7 +60,9 @@ async def target_of(options: RunOptions) -> AsyncIterator[Target]:
             )
         yield Target(options.server_url.rstrip("/"), verify)
         return
-    server = SpawnedServer(options.settings, workers=options.workers, extra_env=options.server_env)
+    server = SpawnedServer(
+        options.settings, workers=options.workers, extra_env=options.server_env, command=command
+    )
     await asyncio.to_thread(server.start)
     try:
         context = ssl.create_default_context(cafile=str(server.ca))
@@ -79,10 +87,38 @@ def load_fixture(settings: Settings) -> prep.Fixture:
     return prep.Fixture.load(path)
 
 
-def cpu_figures(cpu_s: float, answers: int) -> dict[str, float]:
-    """Server CPU of the run, in total and per answer (0 when the server was not spawned)."""
-    per = round(cpu_s * 1000 / answers, 2) if answers and cpu_s > 0 else 0.0
-    return {"server_cpu_s": round(cpu_s, 2), "server_cpu_ms_per_answer": per}
+@dataclass
+class CpuMeter:
+    """CPU seconds of the server (when spawned) and of this process over a load phase.
+
+    The load generator shares the machine with the server, so its own CPU per answer is
+    reported beside the server's: together they bound the throughput the machine can reach.
+    """
+
+    target: Target
+    server_s: float = 0.0
+    client_s: float = 0.0
+
+    def start(self) -> None:
+        self.server_s = self.target.cpu_seconds()
+        self.client_s = time.process_time()
+
+    def stop(self) -> None:
+        self.server_s = self.target.cpu_seconds() - self.server_s
+        self.client_s = time.process_time() - self.client_s
+
+    def figures(self, answers: int) -> dict[str, float]:
+        """CPU of the phase, in total and per answer (server 0 when it was not spawned)."""
+        return {
+            "server_cpu_s": round(self.server_s, 2),
+            "server_cpu_ms_per_answer": _per_answer_ms(self.server_s, answers),
+            "client_cpu_s": round(self.client_s, 2),
+            "client_cpu_ms_per_answer": _per_answer_ms(self.client_s, answers),
+        }
+
+
+def _per_answer_ms(cpu_s: float, answers: int) -> float:
+    return round(cpu_s * 1000 / answers, 3) if answers and cpu_s > 0 else 0.0
 
 
 async def db_limit(
@@ -111,7 +147,8 @@ async def run_checkout(
     report = Report(command="checkout")
     recorder = Recorder()
     async with target_of(options) as target:
-        cpu_before = target.cpu_seconds()
+        meter = CpuMeter(target)
+        meter.start()
         elapsed = await checkout_load(
             target,
             fixture,
@@ -120,14 +157,14 @@ async def run_checkout(
             recorder=recorder,
             tick=tick,
         )
-        cpu = target.cpu_seconds() - cpu_before
+        meter.stop()
     app = summarise(
         recorder,
         scenario="checkout",
         backend=options.backend,
         concurrency=concurrency,
         duration_s=elapsed,
-        extra={"workers": options.workers, **cpu_figures(cpu, recorder.total)},
+        extra={"workers": options.workers, **meter.figures(recorder.total)},
     )
     limit = await db_limit(
         options, concurrency=concurrency, duration_s=duration_s, skus=len(fixture.skus)
@@ -155,7 +192,8 @@ async def _flash(
     )
     buyers = [fixture.buyers[i % len(fixture.buyers)] for i in range(plan.buyers)]
     recorder = Recorder()
-    cpu_before = target.cpu_seconds()
+    meter = CpuMeter(target)
+    meter.start()
     elapsed, acked = await flash_load(
         target,
         buyers,
@@ -165,7 +203,7 @@ async def _flash(
         recorder=recorder,
         tick=tick,
     )
-    cpu = target.cpu_seconds() - cpu_before
+    meter.stop()
     missing = await orders_exist(target, acked)
     sale = await check_sale(
         container, sku_id=sku, stock=plan.units, acknowledged=recorder.count("ok"), missing=missing
@@ -179,7 +217,7 @@ async def _flash(
         "accepted_rate_per_s": accept_rate,
         "orders_in_db": sale.orders_in_db,
         "oversold": sale.oversold,
-        **cpu_figures(cpu, recorder.total),
+        **meter.figures(recorder.total),
     }
     figures = summarise(
         recorder,
@@ -215,6 +253,8 @@ async def run_mixed(
     report = Report(command="mixed")
     recorder = Recorder()
     async with container_of(options.settings) as container, target_of(options) as target:
+        meter = CpuMeter(target)
+        meter.start()
         steady = checkout_load(
             target,
             fixture,
@@ -226,6 +266,9 @@ async def run_mixed(
         elapsed, (flash, checks) = await asyncio.gather(
             steady, _flash(options, container, target, plan, tick)
         )
+        meter.stop()
+    # Both loads share the server and this process, so their CPU is only known together.
+    shared = {"cpu_of": "both loads", **meter.figures(recorder.total + flash.attempts)}
     report.figures += [
         summarise(
             recorder,
@@ -233,8 +276,60 @@ async def run_mixed(
             backend=options.backend,
             concurrency=concurrency,
             duration_s=elapsed,
+            extra={"workers": options.workers, **shared},
         ),
         flash,
     ]
     report.checks.update(checks)
     return report
+
+
+FLOOR_SERVER = ("bench", "floor-server")
+FLOOR_BUYERS = 2000
+
+
+@dataclass(frozen=True)
+class FloorPlan:
+    """The floor's load: ``concurrency`` buyers for ``duration_s``, or ``requests`` answers."""
+
+    concurrency: int
+    duration_s: float
+    requests: int | None = None
+
+
+def floor_buyers(requests: int | None) -> Iterable[prep.BenchBuyer]:
+    """Made-up buyers shaped like prepared ones (the floor checks no token), in turn, for
+    ``requests`` attempts or without end."""
+    buyers = [
+        prep.BenchBuyer(user_id=i, token=f"kd_{secrets.token_urlsafe(32)}", address_id=i)
+        for i in range(1, FLOOR_BUYERS + 1)
+    ]
+    endless = itertools.cycle(buyers)
+    return endless if requests is None else itertools.islice(endless, requests)
+
+
+async def run_floor(options: RunOptions, plan: FloorPlan, *, tick: Tick) -> Report:
+    """The flash sale's load against the bare sold-out app (no framework, no database)."""
+    recorder = Recorder()
+    async with target_of(options, command=FLOOR_SERVER) as target:
+        meter = CpuMeter(target)
+        meter.start()
+        elapsed, _ = await flash_load(
+            target,
+            floor_buyers(plan.requests),
+            sku_id=1,
+            concurrency=plan.concurrency,
+            max_duration_s=plan.duration_s,
+            recorder=recorder,
+            tick=tick,
+        )
+        meter.stop()
+    figures = summarise(
+        recorder,
+        scenario="floor",
+        backend="none",
+        concurrency=plan.concurrency,
+        duration_s=elapsed,
+        extra={"workers": options.workers, **meter.figures(recorder.total)},
+    )
+    return Report(command="floor", figures=[figures])

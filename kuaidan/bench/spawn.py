@@ -1,4 +1,5 @@
-"""Start ``kuaidan serve --workers N`` on a loopback port for a bench run, and stop it after."""
+"""Start ``kuaidan serve --workers N`` (or the bench's floor server) on a loopback port for a
+bench run, and stop it after."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 from kuaidan.config import Settings
 
 START_TIMEOUT_S = 60.0
+SERVE = ("serve",)
 
 
 def free_port() -> int:
@@ -26,11 +28,20 @@ def free_port() -> int:
 
 
 class SpawnedServer:
-    """A server process on 127.0.0.1 over the settings' data dir and database."""
+    """A server process on 127.0.0.1 over the settings' data dir and database: ``kuaidan
+    serve``, or another ``kuaidan`` command that serves alike (``command``)."""
 
-    def __init__(self, settings: Settings, *, workers: int, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int,
+        extra_env: dict[str, str],
+        command: tuple[str, ...] = SERVE,
+    ) -> None:
         self.port = free_port()
         self.workers = workers
+        self.command = command
         self.ca = settings.data_dir / "tls-cert.pem"
         self.env = {
             **os.environ,
@@ -50,7 +61,7 @@ class SpawnedServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "kuaidan", "serve", "--workers", str(self.workers)],
+            [sys.executable, "-m", "kuaidan", *self.command, "--workers", str(self.workers)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

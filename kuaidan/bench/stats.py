@@ -86,8 +86,14 @@ class Figures:
     errors: dict[str, int]
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def answers_per_s(self) -> float:
+        """Every answer per second, whatever it said: with the concurrency, Little's law gives
+        the mean latency (concurrency / answers_per_s)."""
+        return round(self.attempts / self.duration_s, 1) if self.duration_s > 0 else 0.0
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "answers_per_s": self.answers_per_s}
 
 
 def summarise(

@@ -1,16 +1,23 @@
-"""The bench's pure parts: percentiles, figures, report rows, how load is spread."""
+"""The bench's pure parts: percentiles, figures, report rows, how load is spread, endpoints,
+and the floor's bare app (in process)."""
 
 from __future__ import annotations
 
 import json
 import random
+import ssl
 
+import httpx
 import pytest
 
 from kuaidan.bench.dblimit import DbLimitPlan, sku_for
-from kuaidan.bench.load import classify, spread_items
-from kuaidan.bench.report import Report, outcome_rows, row
+from kuaidan.bench.floor import floor_app
+from kuaidan.bench.load import Target, classify, spread_items
+from kuaidan.bench.report import COLUMNS, Report, outcome_rows, row
+from kuaidan.bench.runner import CpuMeter, floor_buyers
 from kuaidan.bench.stats import Latency, Recorder, percentile, ratio, summarise
+from kuaidan.bench.wire import Endpoint
+from kuaidan.inventory.domain import OutOfStock, Shortage
 
 
 def test_percentiles_use_the_nearest_rank() -> None:
@@ -110,3 +117,67 @@ def test_plot_points_use_the_accepted_rate_for_flash_sales() -> None:
     series = points(reports)
     assert series[("checkout", "postgres")] == [(8, 50.0, 9.0), (32, 100.0, 9.0)]
     assert series[("flash-sale", "postgres")] == [(200, 400.0, 9.0)]
+
+
+def test_rows_show_every_answers_rate_and_cpu_per_answer_when_measured() -> None:
+    recorder = Recorder()
+    for _ in range(6):
+        recorder.record("sold_out", 0.002)
+    measured = summarise(
+        recorder,
+        scenario="floor",
+        backend="none",
+        concurrency=2,
+        duration_s=2.0,
+        extra={"server_cpu_ms_per_answer": 0.12, "client_cpu_ms_per_answer": 0.084},
+    )
+    cells = dict(zip(COLUMNS, row(measured), strict=True))
+    assert (cells["ok/s"], cells["answers/s"]) == ("0.0", "3.0")
+    assert (cells["server CPU ms/answer"], cells["client CPU ms/answer"]) == ("0.12", "0.08")
+    assert measured.as_dict()["answers_per_s"] == 3.0
+    bare = summarise(recorder, scenario="s", backend="none", concurrency=2, duration_s=2.0)
+    assert dict(zip(COLUMNS, row(bare), strict=True))["client CPU ms/answer"] == "-"
+
+
+def test_cpu_meter_divides_both_sides_cpu_by_the_answers() -> None:
+    readings = iter([10.0, 10.6])
+    meter = CpuMeter(Target("https://127.0.0.1:1", True, cpu_seconds=lambda: next(readings)))
+    meter.start()
+    sum(range(200_000))  # some CPU of this process
+    meter.stop()
+    figures = meter.figures(answers=300)
+    assert figures["server_cpu_s"] == 0.6 and figures["server_cpu_ms_per_answer"] == 2.0
+    assert figures["client_cpu_ms_per_answer"] == round(meter.client_s * 1000 / 300, 3)
+    assert CpuMeter(Target("https://x", True)).figures(0)["client_cpu_ms_per_answer"] == 0.0
+
+
+def test_endpoints_take_host_port_prefix_and_tls_from_the_url() -> None:
+    secure = Endpoint.of("https://127.0.0.1:8443/shop/", False)
+    assert (secure.host, secure.port, secure.prefix) == ("127.0.0.1", 8443, "/shop")
+    assert secure.host_header == "127.0.0.1:8443"
+    assert secure.context is not None and secure.context.verify_mode == ssl.CERT_NONE
+    plain = Endpoint.of("http://localhost")
+    assert (plain.port, plain.context, plain.host_header) == (80, None, "localhost")
+    assert Endpoint.of("https://[::1]:9/", True).host_header == "[::1]:9"
+    with pytest.raises(ValueError, match="http"):
+        Endpoint.of("ftp://example.org")
+
+
+async def test_the_floor_answers_checkouts_as_the_route_does_when_sold_out() -> None:
+    transport = httpx.ASGITransport(app=floor_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://floor") as client:
+        sold_out = await client.post(
+            "/api/v1/checkouts", json={"items": [{"sku_id": 7, "quantity": 2}], "address_id": 1}
+        )
+        garbled = await client.post("/api/v1/checkouts", content=b"{not json")
+        health = await client.get("/healthz")
+    expected = OutOfStock([Shortage(sku_id=7, requested=2, available=0)]).to_dict()
+    assert (sold_out.status_code, sold_out.json()) == (409, {"error": expected})
+    assert classify(sold_out.status_code, sold_out.json()) == "sold_out"
+    assert garbled.status_code == 422 and health.status_code == 200
+
+
+def test_floor_buyers_look_like_prepared_ones() -> None:
+    buyers = list(floor_buyers(5))
+    assert len(buyers) == 5 and all(b.token.startswith("kd_") for b in buyers)
+    assert len({b.token for b in buyers}) == 5
