@@ -16,7 +16,11 @@ from kuaidan.inventory.domain import FlashClaim, FlashHold
 class SoldOutMarks:
     """SKUs the database said are sold out, remembered for ``ttl_s`` (then asked again).
 
-    Releases and restocks are seen at most ``ttl_s`` late; a mark never sells anything.
+    When a mark lapses, the one caller who finds it so is told "not marked" and goes to the
+    database; the mark is extended for everyone else meanwhile (a sale's thousands of buyers
+    would otherwise all go to the database at once, every ``ttl_s``). Whoever then finds stock
+    clears the mark. Releases and restocks elsewhere are seen at most ``ttl_s`` late, plus the
+    time that one request takes; a mark never sells anything.
     """
 
     def __init__(self, ttl_s: float) -> None:
@@ -36,9 +40,13 @@ class SoldOutMarks:
         if until is None:
             return False
         if until <= now:
-            del self._until[sku_id]
+            self._until[sku_id] = now + self.ttl_s
             return False
         return True
+
+    def has(self, sku_id: int) -> bool:
+        """Marked, lapsed or not."""
+        return sku_id in self._until
 
     def clear(self, sku_id: int) -> None:
         self._until.pop(sku_id, None)

@@ -378,6 +378,10 @@ async def flash_admission(
             if shortage.available <= 0:
                 await gate.mark_sold_out(shortage.sku_id)
         raise
+    else:  # placed: any mark on these SKUs is out of date (stock came back somewhere)
+        for sku_id, _quantity in items:
+            if gate.marks.has(sku_id):
+                await gate.clear(sku_id)
     finally:
         if single is not None:
             gate.inflight.leave(single)

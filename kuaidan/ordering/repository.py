@@ -596,9 +596,9 @@ async def orders_by_id(session: AsyncSession, order_ids: Collection[int]) -> dic
     return {row.id: row for row in rows.all()}
 
 
-async def idempotency_key_used(session: AsyncSession, key: str) -> bool:
-    """Whether any buyer placed (or is placing) a checkout with this key."""
-    found = await session.execute(
-        select(IdempotencyKey.buyer_id).where(IdempotencyKey.key == key).limit(1)
+async def placed_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
+    """Those of ``keys`` any buyer placed (or is placing) a checkout with."""
+    found = await session.scalars(
+        select(IdempotencyKey.key).where(IdempotencyKey.key.in_(sorted(set(keys)))).distinct()
     )
-    return found.first() is not None
+    return set(found.all())

@@ -235,3 +235,47 @@ async def _acked_orders_exist(container: Container, acked: list[str]) -> None:
             assert found.scalar() == 1, f"acknowledged order {number} is missing"
     finally:
         await uow.close()
+
+
+async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mark(
+    gated: Container, server: LiveServer
+) -> None:
+    """A restock made elsewhere does not clear this node's mark; when the mark lapses, one
+    buyer asks the database, gets the unit, and clears the mark for everyone."""
+    gate = gated.adapters["inventory.flash_sale"]
+    assert isinstance(gate, FlashSale)
+    gate.marks.ttl_s = 0.3
+    sale = await open_sale(gated, units=1, buyers=3, tag=uuid.uuid4().hex[:8])
+
+    async def attempt(buyer: accounts.BulkBuyer) -> str:
+        uow = gated.unit_of_work()
+        try:
+            who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
+            assert who is not None
+            await ordering.place_checkout(
+                uow=uow,
+                buyer=who,
+                items=[(sale.sku_id, 1)],
+                address_id=buyer.address_id,
+                idempotency_key=uuid.uuid4().hex,
+            )
+            return "ok"
+        except DomainError as exc:
+            return exc.code
+        finally:
+            await uow.close()
+
+    assert await attempt(sale.buyers[0]) == "ok"
+    assert await attempt(sale.buyers[1]) == "out_of_stock"
+    assert gate.marks.has(sale.sku_id)
+    # Another node (the server's own container) puts a unit back: this gate is not told.
+    uow = server.uow()
+    try:
+        await inventory.restock(uow=uow, sku_id=sale.sku_id, quantity=1, reason="found one")
+    finally:
+        await uow.close()
+    assert await attempt(sale.buyers[1]) == "out_of_stock"  # the mark still stands
+    await asyncio.sleep(0.35)
+    assert await attempt(sale.buyers[1]) == "ok"  # the one who asks again gets it
+    assert not gate.marks.has(sale.sku_id)
+    assert await attempt(sale.buyers[2]) == "out_of_stock"  # from the database this time

@@ -3,6 +3,7 @@ application stack, the same answer the route gives, and a winner's retry still g
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -130,3 +131,27 @@ async def test_requests_the_route_would_refuse_still_get_the_route_s_answer(edge
             headers={"Authorization": f"Bearer {sale.buyers[1].token}", "Idempotency-Key": "k-2"},
         )
         assert bad.status_code == 422 and _error(bad)["code"] == "invalid_input"
+
+
+async def test_many_at_once_share_the_key_reads_and_the_winner_still_gets_its_order(
+    edge: Edge,
+) -> None:
+    sale = await open_sale(edge.container, units=1, buyers=2, tag=uuid.uuid4().hex[:8])
+    async with edge.client() as client:
+        winner_key = uuid.uuid4().hex
+        won = await _checkout(client, sale, 0, winner_key)
+        assert won.status_code == 201, won.text
+        assert (await _checkout(client, sale, 1, uuid.uuid4().hex)).status_code == 409
+        # Forty losers with tokens nobody knows, and the winner's retry in the middle of them.
+        losers = [
+            _checkout(client, sale, 1, uuid.uuid4().hex, token=UNKNOWN_TOKEN) for _ in range(40)
+        ]
+        answers = await asyncio.gather(
+            *losers[:20], _checkout(client, sale, 0, winner_key), *losers[20:]
+        )
+    retry = answers[20]
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["checkout"]["reference"] == won.json()["checkout"]["reference"]
+    others = answers[:20] + answers[21:]
+    assert {a.status_code for a in others} == {409}
+    assert {_error(a)["code"] for a in others} == {"out_of_stock"}

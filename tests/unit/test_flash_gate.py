@@ -47,14 +47,21 @@ def test_allocate_never_oversells_nor_passes_a_limit(
         assert all(units <= limit for units in per_buyer.values())
 
 
-def test_sold_out_marks_expire() -> None:
+def test_a_lapsed_sold_out_mark_sends_one_caller_to_ask_again() -> None:
     marks = SoldOutMarks(ttl_s=1.0)
+    assert not marks and not marks.is_marked(7, now=9.0)
     marks.mark(7, now=10.0)
     assert marks.is_marked(7, now=10.5)
+    # Lapsed: the first caller asks the database; the others still hear "sold out" meanwhile.
     assert not marks.is_marked(7, now=11.0)
-    marks.mark(7, now=20.0)
+    assert marks.is_marked(7, now=11.1) and marks.is_marked(7, now=11.9)
+    # Nobody cleared it (that caller found nothing either): the next lapse sends one more.
+    assert not marks.is_marked(7, now=12.0)
+    assert marks.is_marked(7, now=12.2)
+    # Whoever finds stock clears it, and everyone goes to the database again.
     marks.clear(7)
-    assert not marks.is_marked(7, now=20.1)
+    assert not marks.has(7) and not marks.is_marked(7, now=12.3)
+    assert not marks.is_marked(7, now=12.4)
 
 
 def test_a_sku_is_hot_with_enough_checkouts_in_flight() -> None:

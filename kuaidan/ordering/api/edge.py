@@ -3,17 +3,20 @@
 Once the flash-sale gate of this process knows a SKU is sold out, every further checkout of it
 would cost a token lookup, dependency resolution, body validation and an idempotency read only
 to hear "sold out". This pure ASGI middleware answers ``POST /api/v1/checkouts`` for such a SKU
-itself: the same 409 ``out_of_stock`` the route gives, after one indexed read making sure the
-``Idempotency-Key`` was never placed (a winner's retry goes through and gets its order). Who
-asks is not checked first: a sold-out answer tells nothing that the product page does not, and
-an invalid token still gets its 401 on any request that could buy something.
+itself: the same 409 ``out_of_stock`` the route gives, once it has made sure no checkout was
+ever placed with the request's ``Idempotency-Key`` (a winner's retry goes through and gets its
+order). Those reads are batched: while one runs, the keys of the requests arriving meanwhile
+wait for the next, which asks for all of them at once. Who asks is not checked first: a
+sold-out answer tells nothing that the product page does not, and an invalid token still gets
+its 401 on any request that could buy something.
 
-Anything else — no marks, another route, a cart checkout, a body or header the route would
-refuse — goes through untouched, with the body it was sent.
+Anything else (no marks, another route, a cart checkout, a body or header the route would
+refuse) goes through untouched, with the body it was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,12 +35,55 @@ CHECKOUTS_PATH = "/api/v1/checkouts"
 _ROUTE = SimpleNamespace(path=CHECKOUTS_PATH)
 
 
+class PlacedKeys:
+    """Whether Idempotency-Keys were ever placed, asked for many requests in one read."""
+
+    def __init__(self, container: Any, *, max_batch: int = 500) -> None:
+        self.container = container
+        self.max_batch = max_batch
+        self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def placed(self, key: str) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            keys = list(self._waiting)[: self.max_batch]
+            batch = {key: self._waiting.pop(key) for key in keys}
+            uow = self.container.unit_of_work()
+            try:
+                placed = await service.placed_keys(uow=uow, keys=keys)
+            except Exception as exc:  # every request of the batch hears why
+                for futures in batch.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            finally:
+                await uow.close()
+            for key, futures in batch.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(key in placed)
+
+
 class SoldOutEdge:
     """Answers checkouts of SKUs known sold out here; passes everything else on."""
 
     def __init__(self, app: ASGIApp, *, path: str = CHECKOUTS_PATH) -> None:
         self.app = app
         self.path = path
+        self._keys: PlacedKeys | None = None
+
+    def _placed_keys(self, container: Any) -> PlacedKeys:
+        if self._keys is None or self._keys.container is not container:
+            self._keys = PlacedKeys(container)
+        return self._keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         container = _container(scope)
@@ -53,6 +99,10 @@ class SoldOutEdge:
             return
         body, ended = await _read_body(receive)
         answer = await _sold_out(container, scope, body) if ended else None
+        if answer is not None:
+            key = _header(scope, b"idempotency-key") or ""
+            if await self._placed_keys(container).placed(key):
+                answer = None
         if answer is None:
             await self.app(scope, _replay(body, ended, receive), send)
             return
@@ -100,7 +150,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _sold_out(container: Any, scope: Scope, body: bytes) -> OutOfStock | None:
-    """The OutOfStock to answer with, or None for the application to answer."""
+    """The OutOfStock to answer with if the key was never placed, or None for the
+    application to answer."""
     authorization = _header(scope, b"authorization") or ""
     key = _header(scope, b"idempotency-key")
     content_type = _header(scope, b"content-type") or ""
@@ -117,8 +168,8 @@ async def _sold_out(container: Any, scope: Scope, body: bytes) -> OutOfStock | N
     if request.items is None:
         return None
     items = [(item.sku_id, item.quantity) for item in request.items]
-    uow = container.unit_of_work()
+    uow = container.unit_of_work()  # for the gate only: no statement runs here
     try:
-        return await service.early_sold_out(uow=uow, items=items, idempotency_key=key)
+        return service.known_sold_out(uow=uow, items=items, idempotency_key=key)
     finally:
         await uow.close()

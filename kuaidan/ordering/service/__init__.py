@@ -55,7 +55,12 @@ from kuaidan.ordering.service.pages_support import (
     checkout_payment_status,
     hold_awaits_code,
 )
-from kuaidan.ordering.service.placement import checkout_cart, early_sold_out, place_checkout
+from kuaidan.ordering.service.placement import (
+    checkout_cart,
+    known_sold_out,
+    place_checkout,
+    placed_keys,
+)
 from kuaidan.ordering.service.shipping import (
     DEFAULT_WEIGHT_G,
     auto_book,
@@ -104,7 +109,6 @@ __all__ = [
     "confirm_receipt",
     "decide_change",
     "deliver_from_carrier",
-    "early_sold_out",
     "expire_change_payments",
     "expire_overdue_orders",
     "get_cart",
@@ -113,6 +117,7 @@ __all__ = [
     "get_shipping_settings",
     "get_tracking",
     "hold_awaits_code",
+    "known_sold_out",
     "list_changes",
     "list_interceptions",
     "list_merchant_orders",
@@ -124,6 +129,7 @@ __all__ = [
     "note_booking_failed",
     "note_exception",
     "place_checkout",
+    "placed_keys",
     "policy_from_settings",
     "propose_carriers",
     "prune",

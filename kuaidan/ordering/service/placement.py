@@ -3,7 +3,7 @@ all in one transaction, made idempotent by the buyer's ``Idempotency-Key``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,14 +126,15 @@ async def checkout_cart(
     return await _idempotent(uow, buyer, idempotency_key, request_hash(body), request, policy)
 
 
-async def early_sold_out(
+def known_sold_out(
     *, uow: UnitOfWork, items: Sequence[tuple[int, int]], idempotency_key: str
 ) -> OutOfStock | None:
-    """The answer to a direct checkout of a SKU this process knows is sold out, given before
-    the buyer is known (who asks does not change a sold-out answer, and finding out costs more
-    than the answer). None when the whole path must answer: nothing marked, the request is not
-    valid (its own error comes from there), or the key was placed before (a retry of a winner
-    gets its order back)."""
+    """The answer to a direct checkout of a SKU this process knows is sold out, before the
+    buyer is known (who asks does not change a sold-out answer, and finding out costs more
+    than the answer); it stands only if no checkout was ever placed with the key (a retry of a
+    winner gets its order back), which the caller asks with :func:`placed_keys`. None when the
+    whole path must answer: nothing is marked, or the request is not valid (its own error
+    comes from there)."""
     try:
         check_idempotency_key(idempotency_key)
         wanted = tuple(sorted((int(sku), int(qty)) for sku, qty in items))
@@ -141,9 +142,14 @@ async def early_sold_out(
     except InvalidInput:
         return None
     sku_id = inventory.known_sold_out(uow, [sku for sku, _ in wanted])
-    if sku_id is None or await repository.idempotency_key_used(uow.session, idempotency_key):
+    if sku_id is None:
         return None
     return OutOfStock([Shortage(sku_id, dict(wanted)[sku_id], 0)])
+
+
+async def placed_keys(*, uow: UnitOfWork, keys: Collection[str]) -> set[str]:
+    """Those of the Idempotency-Keys some buyer placed a checkout with."""
+    return await repository.placed_keys(uow.session, keys)
 
 
 def _check_lines(items: Sequence[tuple[int, int]]) -> None:
