@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.catalog.domain import (
@@ -96,18 +107,22 @@ async def skus_of_product(session: AsyncSession, product_id: int) -> Sequence[Sk
     return rows.all()
 
 
+# Every placement prices its SKUs with this read, so it is built once.
+_SKUS_WITH_PRODUCTS = (
+    select(Sku, Product)
+    .join(Product, Product.id == Sku.product_id)
+    .where(Sku.id.in_(bindparam("sku_ids", expanding=True)))
+    .order_by(Sku.id)
+    .execution_options(**FRESH)
+)
+
+
 async def skus_with_products(
     session: AsyncSession, sku_ids: Collection[int]
 ) -> Sequence[tuple[Sku, Product]]:
     if not sku_ids:
         return []
-    result = await session.execute(
-        select(Sku, Product)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id.in_(sku_ids))
-        .order_by(Sku.id)
-        .execution_options(**FRESH)
-    )
+    result = await session.execute(_SKUS_WITH_PRODUCTS, {"sku_ids": list(sku_ids)})
     return [(sku, product) for sku, product in result.all()]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.inventory.domain import MovementKind, ReservationStatus, StockFigures
@@ -43,21 +43,24 @@ async def insert_stock(session: AsyncSession, *, sku_id: int, on_hand: int, now:
     await session.flush()
 
 
+# Every placement reads its SKUs' stock: the read (and its locking twin) is built once.
+_BY_SKU_IDS = (
+    select(StockLevelRow)
+    .where(StockLevelRow.sku_id.in_(bindparam("sku_ids", expanding=True)))
+    .order_by(StockLevelRow.sku_id)
+    .execution_options(populate_existing=True)
+)
+_BY_SKU_IDS_LOCKED = _BY_SKU_IDS.with_for_update()
+
+
 async def by_sku_ids(
     session: AsyncSession, sku_ids: Collection[int], *, lock: bool = False
 ) -> Sequence[StockLevelRow]:
     """Stock rows of these SKUs in sku_id order; ``lock`` takes their row locks (PostgreSQL)."""
     if not sku_ids:
         return []
-    query = (
-        select(StockLevelRow)
-        .where(StockLevelRow.sku_id.in_(sku_ids))
-        .order_by(StockLevelRow.sku_id)
-        .execution_options(populate_existing=True)
-    )
-    if lock:
-        query = query.with_for_update()
-    rows = await session.scalars(query)
+    query = _BY_SKU_IDS_LOCKED if lock else _BY_SKU_IDS
+    rows = await session.scalars(query, {"sku_ids": list(sku_ids)})
     return rows.all()
 
 
@@ -90,6 +93,23 @@ STOCK = STOCK_TABLE.c
 RESERVATIONS: Table = ReservationRow.__table__  # type: ignore[assignment]
 
 
+# Built once, with bound parameters: building it and its cache key on every call would cost
+# about as much as running it.
+_RESERVE = (
+    update(STOCK_TABLE)
+    .where(
+        STOCK.sku_id == bindparam("reserve_sku_id"),
+        STOCK.on_hand - STOCK.reserved >= bindparam("quantity"),
+    )
+    .values(
+        reserved=STOCK.reserved + bindparam("quantity"),
+        version=STOCK.version + 1,
+        updated_at=bindparam("now", type_=STOCK.updated_at.type),
+    )
+    .returning(STOCK.on_hand - STOCK.reserved, STOCK.per_buyer_limit)
+)
+
+
 async def reserve_units(
     session: AsyncSession, *, sku_id: int, quantity: int, now: datetime
 ) -> Reserved | None:
@@ -99,10 +119,7 @@ async def reserve_units(
     database spends on the row.
     """
     result = await session.execute(
-        update(STOCK_TABLE)
-        .where(STOCK.sku_id == sku_id, STOCK.on_hand - STOCK.reserved >= quantity)
-        .values(reserved=STOCK.reserved + quantity, version=STOCK.version + 1, updated_at=now)
-        .returning(STOCK.on_hand - STOCK.reserved, STOCK.per_buyer_limit)
+        _RESERVE, {"reserve_sku_id": sku_id, "quantity": quantity, "now": now}
     )
     row = result.one_or_none()
     return None if row is None else Reserved(available=row[0], per_buyer_limit=row[1])
@@ -153,6 +170,8 @@ async def add_on_hand(
 
 # --- reservations -------------------------------------------------------------------------
 
+_INSERT_RESERVATIONS = insert(RESERVATIONS)
+
 
 async def insert_reservations(
     session: AsyncSession,
@@ -163,7 +182,7 @@ async def insert_reservations(
     now: datetime,
 ) -> None:
     await session.execute(
-        insert(RESERVATIONS),
+        _INSERT_RESERVATIONS,
         [
             {
                 "sku_id": line.sku_id,

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.merchants.models import Merchant, WebhookDelivery, WebhookEndpoint
@@ -26,10 +26,14 @@ async def by_slug(session: AsyncSession, slug: str) -> Merchant | None:
     return await session.scalar(select(Merchant).where(Merchant.slug == slug))
 
 
+# Every placement reads its shops with this, so it is built once.
+_BY_IDS = select(Merchant).where(Merchant.id.in_(bindparam("ids", expanding=True)))
+
+
 async def by_ids(session: AsyncSession, ids: Collection[int]) -> Sequence[Merchant]:
     if not ids:
         return []
-    result = await session.scalars(select(Merchant).where(Merchant.id.in_(ids)))
+    result = await session.scalars(_BY_IDS, {"ids": list(ids)})
     return result.all()
 
 

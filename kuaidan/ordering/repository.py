@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,10 +99,19 @@ async def prune_guest_carts(session: AsyncSession, *, idle_since: datetime) -> i
 # --- idempotency keys ----------------------------------------------------------------------
 
 
+# Every placement asks first (nearly always in vain), so the read is built once.
+_IDEMPOTENCY_KEY = (
+    select(IdempotencyKey)
+    .where(IdempotencyKey.buyer_id == bindparam("buyer_id"), IdempotencyKey.key == bindparam("key"))
+    .execution_options(populate_existing=True)
+)
+
+
 async def get_idempotency_key(
     session: AsyncSession, buyer_id: int, key: str
 ) -> IdempotencyKey | None:
-    return await session.get(IdempotencyKey, (buyer_id, key), populate_existing=True)
+    """The stored key, read afresh from the database (a concurrent placement may have set it)."""
+    return await session.scalar(_IDEMPOTENCY_KEY, {"buyer_id": buyer_id, "key": key})
 
 
 async def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> None:
@@ -118,7 +127,9 @@ async def prune_idempotency_keys(session: AsyncSession, *, now: datetime) -> int
 
 # --- placement: Core statements on the hot path --------------------------------------------
 # A placement writes its key, checkout, orders, lines and first timeline rows and reads none of
-# them back; Core statements cost a fraction of the ORM's unit of work for the same SQL.
+# them back; Core statements cost a fraction of the ORM's unit of work for the same SQL. Each is
+# built once, with bound parameters: building a statement and its cache key on every call costs
+# about as much as running it.
 
 IDEMPOTENCY_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 CHECKOUTS: Table = Checkout.__table__  # type: ignore[assignment]
@@ -126,26 +137,37 @@ ORDERS: Table = Order.__table__  # type: ignore[assignment]
 ORDER_LINES: Table = OrderLine.__table__  # type: ignore[assignment]
 ORDER_EVENTS: Table = OrderEvent.__table__  # type: ignore[assignment]
 
+_INSERT_KEY = insert(IDEMPOTENCY_KEYS)
+# The WHERE parameters are named apart from the columns: a parameter named like a column of an
+# UPDATE sets that column.
+_SET_KEY_CHECKOUT = update(IDEMPOTENCY_KEYS).where(
+    IDEMPOTENCY_KEYS.c.buyer_id == bindparam("where_buyer_id"),
+    IDEMPOTENCY_KEYS.c.key == bindparam("where_key"),
+)
+_INSERT_CHECKOUT = insert(CHECKOUTS).returning(CHECKOUTS.c.id)
+_SET_CHECKOUT_PAYMENT = update(CHECKOUTS).where(CHECKOUTS.c.id == bindparam("checkout_id"))
+_INSERT_ORDERS = insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True)
+_INSERT_LINES = insert(ORDER_LINES)
+_INSERT_TIMELINE = insert(ORDER_EVENTS)
+
 
 async def insert_idempotency_key(session: AsyncSession, values: dict[str, Any]) -> None:
     """At once: a concurrent request with the same key waits here, then fails."""
-    await session.execute(insert(IDEMPOTENCY_KEYS).values(values))
+    await session.execute(_INSERT_KEY, values)
 
 
 async def set_idempotency_checkout(
     session: AsyncSession, *, buyer_id: int, key: str, checkout_id: int
 ) -> None:
-    keys = IDEMPOTENCY_KEYS.c
     await session.execute(
-        update(IDEMPOTENCY_KEYS)
-        .where(keys.buyer_id == buyer_id, keys.key == key)
-        .values(checkout_id=checkout_id)
+        _SET_KEY_CHECKOUT,
+        {"where_buyer_id": buyer_id, "where_key": key, "checkout_id": checkout_id},
     )
 
 
 async def insert_checkout(session: AsyncSession, values: dict[str, Any]) -> int:
     """The new checkout's id."""
-    result = await session.execute(insert(CHECKOUTS).values(values).returning(CHECKOUTS.c.id))
+    result = await session.execute(_INSERT_CHECKOUT, values)
     return int(result.scalar_one())
 
 
@@ -153,26 +175,23 @@ async def set_checkout_payment(
     session: AsyncSession, checkout_id: int, *, payment_id: int, pay_url: str | None
 ) -> None:
     await session.execute(
-        update(CHECKOUTS)
-        .where(CHECKOUTS.c.id == checkout_id)
-        .values(payment_id=payment_id, pay_url=pay_url)
+        _SET_CHECKOUT_PAYMENT,
+        {"checkout_id": checkout_id, "payment_id": payment_id, "pay_url": pay_url},
     )
 
 
 async def insert_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
     """One statement for all ``rows``; their ids in the same order."""
-    result = await session.execute(
-        insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True), list(rows)
-    )
+    result = await session.execute(_INSERT_ORDERS, list(rows))
     return [int(order_id) for order_id in result.scalars()]
 
 
 async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(insert(ORDER_LINES), list(rows))
+    await session.execute(_INSERT_LINES, list(rows))
 
 
 async def insert_timeline(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await session.execute(insert(ORDER_EVENTS), list(rows))
+    await session.execute(_INSERT_TIMELINE, list(rows))
 
 
 # --- checkouts and orders ------------------------------------------------------------------

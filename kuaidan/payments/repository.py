@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.payments.models import (
@@ -19,6 +19,8 @@ from kuaidan.payments.models import (
 # Conditional updates bypass the session's identity map; re-read rows instead of serving them
 # from it.
 FRESH = {"populate_existing": True}
+
+PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 
 # payments
 
@@ -41,9 +43,17 @@ async def get_payment_by_id(
     return await session.scalar(stmt)
 
 
+# Every checkout starts a payment: one Core INSERT built once costs a fraction of the ORM's
+# flush for the same SQL.
+_INSERT_PAYMENT = insert(PAYMENTS).returning(PAYMENTS.c.id)
+
+
 async def add_payment(session: AsyncSession, payment: Payment) -> Payment:
-    session.add(payment)
-    await session.flush()
+    """Write ``payment`` and give it its id. It stays out of the session: it is for reading
+    (later changes go through the conditional updates below, never through the object)."""
+    given = vars(payment)
+    values = {column.key: given[column.key] for column in PAYMENTS.columns if column.key in given}
+    payment.id = int((await session.execute(_INSERT_PAYMENT, values)).scalar_one())
     return payment
 
 
@@ -195,7 +205,6 @@ async def payments_since(
     return list(rows)
 
 
-PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 _MARK_RECONCILED = (
     update(PAYMENTS)
     .where(PAYMENTS.c.id == bindparam("pid"), PAYMENTS.c.version == bindparam("v"))

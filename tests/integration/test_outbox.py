@@ -121,6 +121,31 @@ async def test_handler_receives_the_typed_event_once(env: tuple[Container, Manua
     assert seen == [sent]
 
 
+async def test_events_keep_their_publish_order_whichever_way_they_were_published(
+    env: tuple[Container, ManualClock],
+) -> None:
+    container, clock = env
+    uow = container.unit_of_work()
+    try:
+        async with uow.atomic():
+            outbox.publish_many(
+                uow,
+                [(ParcelMoved("A", clock.now(), 1), "A"), (ParcelMoved("B", clock.now(), 2), "B")],
+            )
+            event_id = await outbox.publish(uow, ParcelMoved("C", clock.now(), 3), key="C")
+    finally:
+        await uow.close()
+    uow = container.unit_of_work()
+    try:
+        rows = (
+            await uow.session.execute(text("SELECT id, key FROM outbox_events ORDER BY id"))
+        ).all()
+    finally:
+        await uow.close()
+    assert [key for _id, key in rows] == ["A", "B", "C"]
+    assert rows[-1][0] == event_id
+
+
 async def test_an_event_rolled_back_with_its_change_is_never_delivered(
     env: tuple[Container, ManualClock],
 ) -> None:

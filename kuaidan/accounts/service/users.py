@@ -148,11 +148,7 @@ async def list_users(
 
 async def get_change_facts(*, uow: UnitOfWork, user_id: int) -> AccountChangeFacts | None:
     """When the account was opened and last changed its password, phone or addresses."""
-    row = await repository.get_user(uow.session, user_id=user_id)
-    if row is None:
-        return None
-    changed = (row.password_changed_at, row.phone_changed_at, row.address_changed_at)
-    return AccountChangeFacts(row.id, row.created_at, *changed)
+    return await repository.change_facts(uow.session, user_id=user_id)
 
 
 async def get_profile(*, uow: UnitOfWork, user_id: int) -> ProfileInfo:

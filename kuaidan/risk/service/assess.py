@@ -191,7 +191,7 @@ async def assess(
         attempt = _attempt(reference, buyer_id, amount_fen, currency, ctx, decision, now)
         if decision.action.holds:
             attempt.hold_expires_at = now + cfg.policy.hold_ttl
-        await repository.add(uow.session, attempt)
+        await repository.insert_attempt(uow.session, attempt)
         await _remember(uow, ctx, buyer_id=buyer_id, now=now)
         if decision.action is Action.VERIFY:
             await issue_code(uow, attempt)
