@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce every figure in docs/benchmarks.md: checkout and flash sale against the platform,
-# the database's own limit, and the mixed run, on PostgreSQL and SQLite; then the plot.
+# the database's own limit, and the mixed run, on PostgreSQL and SQLite; the harness floor;
+# then the plot.
 # Run it on a quiet machine. Reports (JSON) go to $OUT; the plot to docs/benchmarks.png.
 #   DURATION=20 CONCURRENCIES="8 16 32 64" bash scripts/bench-all.sh
 set -euo pipefail
@@ -55,6 +56,12 @@ for backend in postgres sqlite; do
   done
   run "$backend" mixed mixed --concurrency 16 --duration "$DURATION" --buyers 2000 \
     --units "$UNITS" --flash-concurrency 200 --workers "$WORKERS"
+done
+
+# The harness floor: the same load generator against a bare app that only answers "sold out".
+export KUAIDAN_DATA_DIR="$WORK/floor"
+for c in 32 200; do
+  run floor "c$c" floor --concurrency "$c" --duration "$DURATION" --workers "$WORKERS"
 done
 
 "$PY" -m kuaidan bench plot --results "$OUT" --out docs/benchmarks.png

@@ -97,7 +97,7 @@ def test_db_limit_spreads_writers_over_every_sku_and_names_its_case() -> None:
     assert DbLimitPlan(8, 1, 400).scenario == "db-limit spread"
 
 
-def test_plot_points_use_the_accepted_rate_for_flash_sales() -> None:
+def test_plot_points_use_the_accepted_rate_for_flash_sales_and_every_answer_for_the_floor() -> None:
     from kuaidan.bench.plot import points
 
     def fig(scenario: str, conc: int, rate: float, extra: dict[str, float]) -> dict[str, object]:
@@ -110,13 +110,16 @@ def test_plot_points_use_the_accepted_rate_for_flash_sales() -> None:
             "extra": extra,
         }
 
+    floor = {**fig("floor", 200, 0.0, {}), "backend": "none", "answers_per_s": 8000.0}
     reports = [
         {"figures": [fig("checkout", 32, 100.0, {}), fig("checkout", 8, 50.0, {})]},
         {"figures": [fig("flash-sale", 200, 1.0, {"accepted_rate_per_s": 400.0})]},
+        {"figures": [floor]},
     ]
     series = points(reports)
     assert series[("checkout", "postgres")] == [(8, 50.0, 9.0), (32, 100.0, 9.0)]
     assert series[("flash-sale", "postgres")] == [(200, 400.0, 9.0)]
+    assert series[("floor", "none")] == [(200, 8000.0, 9.0)]
 
 
 def test_rows_show_every_answers_rate_and_cpu_per_answer_when_measured() -> None:
