@@ -64,6 +64,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy's API)
 
 
+async def insert_new(session: AsyncSession, statement: Any, row: Base) -> int:
+    """Write a new mapped object with ``statement`` (an INSERT of its table RETURNING the id,
+    built once by the caller) instead of adding it to the session and flushing, and give it
+    its id. The object stays out of the session: it is for reading, and later changes go
+    through statements of their own, never through it."""
+    given = vars(row)
+    table = row.__table__
+    values = {column.key: given[column.key] for column in table.columns if column.key in given}
+    row_id = int((await session.execute(statement, values)).scalar_one())
+    row.id = row_id  # type: ignore[attr-defined]
+    return row_id
+
+
 # A pooled connection unused for this long is pinged before it is handed out again.
 IDLE_PING_AFTER_S = 5.0
 

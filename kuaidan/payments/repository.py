@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kuaidan.core.db import insert_new
 from kuaidan.payments.models import (
     Payment,
     PaymentNotification,
@@ -49,11 +50,9 @@ _INSERT_PAYMENT = insert(PAYMENTS).returning(PAYMENTS.c.id)
 
 
 async def add_payment(session: AsyncSession, payment: Payment) -> Payment:
-    """Write ``payment`` and give it its id. It stays out of the session: it is for reading
-    (later changes go through the conditional updates below, never through the object)."""
-    given = vars(payment)
-    values = {column.key: given[column.key] for column in PAYMENTS.columns if column.key in given}
-    payment.id = int((await session.execute(_INSERT_PAYMENT, values)).scalar_one())
+    """Write ``payment`` and give it its id; it stays out of the session (``insert_new``):
+    later changes go through the conditional updates below."""
+    await insert_new(session, _INSERT_PAYMENT, payment)
     return payment
 
 

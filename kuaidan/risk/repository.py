@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kuaidan.core.db import insert_new
 from kuaidan.risk.models import (
     RiskAttempt,
     RiskDevice,
@@ -275,11 +276,9 @@ _INSERT_ATTEMPT = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
 
 
 async def insert_attempt(session: AsyncSession, attempt: RiskAttempt) -> None:
-    """Write ``attempt`` and give it its id. It stays out of the session: it is for reading
-    (later changes go through the conditional updates below, never through the object)."""
-    given = vars(attempt)
-    values = {column.key: given[column.key] for column in ATTEMPTS.columns if column.key in given}
-    attempt.id = int((await session.execute(_INSERT_ATTEMPT, values)).scalar_one())
+    """Write ``attempt`` and give it its id; it stays out of the session (``insert_new``):
+    later changes go through the conditional updates below."""
+    await insert_new(session, _INSERT_ATTEMPT, attempt)
 
 
 async def get_attempt(

@@ -89,6 +89,26 @@ async def _counts(container: Container, sku_id: int) -> tuple[int, int, int, lis
         await uow.close()
 
 
+async def _attempt(container: Container, sale: Sale, buyer: accounts.BulkBuyer) -> str:
+    """One buyer tries once for one unit, through the service: "ok" or the error's code."""
+    uow = container.unit_of_work()
+    try:
+        who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
+        assert who is not None
+        await ordering.place_checkout(
+            uow=uow,
+            buyer=who,
+            items=[(sale.sku_id, 1)],
+            address_id=buyer.address_id,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        return "ok"
+    except DomainError as exc:
+        return exc.code
+    finally:
+        await uow.close()
+
+
 @pytest.fixture
 async def gated(server: LiveServer) -> AsyncIterator[Container]:
     """A container over the test server's database with a flash-sale gate of its own."""
@@ -108,25 +128,7 @@ async def test_500_concurrent_attempts_for_50_units_place_exactly_50_orders(
     gate = gated.adapters["inventory.flash_sale"]
     assert isinstance(gate, FlashSale)
 
-    async def attempt(buyer: accounts.BulkBuyer) -> str:
-        uow = gated.unit_of_work()
-        who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
-        assert who is not None
-        try:
-            await ordering.place_checkout(
-                uow=uow,
-                buyer=who,
-                items=[(sale.sku_id, 1)],
-                address_id=buyer.address_id,
-                idempotency_key=uuid.uuid4().hex,
-            )
-            return "ok"
-        except DomainError as exc:
-            return exc.code
-        finally:
-            await uow.close()
-
-    outcomes = await asyncio.gather(*(attempt(b) for b in sale.buyers))
+    outcomes = await asyncio.gather(*(_attempt(gated, sale, b) for b in sale.buyers))
     assert outcomes.count("ok") == 50
     assert set(outcomes) <= {"ok", "out_of_stock", "rate_limited"}
     orders, reserved, on_hand, problems = await _counts(gated, sale.sku_id)
@@ -247,26 +249,8 @@ async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mar
     gate.marks.ttl_s = 0.3
     sale = await open_sale(gated, units=1, buyers=3, tag=uuid.uuid4().hex[:8])
 
-    async def attempt(buyer: accounts.BulkBuyer) -> str:
-        uow = gated.unit_of_work()
-        try:
-            who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
-            assert who is not None
-            await ordering.place_checkout(
-                uow=uow,
-                buyer=who,
-                items=[(sale.sku_id, 1)],
-                address_id=buyer.address_id,
-                idempotency_key=uuid.uuid4().hex,
-            )
-            return "ok"
-        except DomainError as exc:
-            return exc.code
-        finally:
-            await uow.close()
-
-    assert await attempt(sale.buyers[0]) == "ok"
-    assert await attempt(sale.buyers[1]) == "out_of_stock"
+    assert await _attempt(gated, sale, sale.buyers[0]) == "ok"
+    assert await _attempt(gated, sale, sale.buyers[1]) == "out_of_stock"
     assert gate.marks.has(sale.sku_id)
     # Another node (the server's own container) puts a unit back: this gate is not told.
     uow = server.uow()
@@ -274,8 +258,8 @@ async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mar
         await inventory.restock(uow=uow, sku_id=sale.sku_id, quantity=1, reason="found one")
     finally:
         await uow.close()
-    assert await attempt(sale.buyers[1]) == "out_of_stock"  # the mark still stands
+    assert await _attempt(gated, sale, sale.buyers[1]) == "out_of_stock"  # the mark stands
     await asyncio.sleep(0.35)
-    assert await attempt(sale.buyers[1]) == "ok"  # the one who asks again gets it
+    assert await _attempt(gated, sale, sale.buyers[1]) == "ok"  # who asks again gets it
     assert not gate.marks.has(sale.sku_id)
-    assert await attempt(sale.buyers[2]) == "out_of_stock"  # from the database this time
+    assert await _attempt(gated, sale, sale.buyers[2]) == "out_of_stock"  # the database's
