@@ -42,6 +42,7 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     outbox_signal: Callable[[], None] | None = None
     adapters: dict[str, object] = field(default_factory=dict)
+    _lane: Database | None = field(default=None, init=False, repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(
@@ -51,6 +52,14 @@ class Container:
             outbox_signal=self.outbox_signal,
             adapters=self.adapters,
         )
+
+    def fast_lane(self) -> UnitOfWork:
+        """A unit of work on one connection of its own, for short reads that must not queue
+        behind the main pool (a flash sale's winners hold its connections for their whole
+        placement while thousands of sold-out answers each need one indexed read)."""
+        if self._lane is None:
+            self._lane = Database(self.db.url.render_as_string(hide_password=False), pool_size=1)
+        return UnitOfWork(self._lane, cipher=self.cipher, clock=self.clock, adapters=self.adapters)
 
     def worker(self, *, settings: WorkerSettings | None = None) -> Worker:
         """A worker over this container's database; commits made here wake it at once."""
@@ -66,6 +75,8 @@ class Container:
         broadcast = self.adapters.get("broadcast")
         if isinstance(broadcast, Broadcast):
             await broadcast.aclose()
+        if self._lane is not None:
+            await self._lane.dispose()
         await self.db.dispose()
 
 

@@ -87,11 +87,12 @@ class FlashSale:
         return False
 
     def first_marked(self, sku_ids: Sequence[int]) -> int | None:
-        """The first of ``sku_ids`` marked sold out in this process (no Redis, no database)."""
+        """The first of ``sku_ids`` marked sold out in this process (no Redis, no database).
+        A lapsed mark does not count, and is left for the placement that will ask again."""
         if not self.marks:
             return None
         now = time.monotonic()
-        return next((sku for sku in sku_ids if self.marks.is_marked(sku, now)), None)
+        return next((sku for sku in sku_ids if self.marks.is_live(sku, now)), None)
 
     async def mark_sold_out(self, sku_id: int) -> None:
         self.marks.mark(sku_id, time.monotonic())
@@ -121,6 +122,7 @@ class FlashSale:
                 run=lambda claims: self._run_batch(uow.db, uow, sku_id, claims),
                 max_batch=self.max_batch,
                 max_queue=self.max_queue,
+                sold_out=lambda claim: OutOfStock([Shortage(sku_id, claim.quantity, 0)]),
             )
             self._batchers[sku_id] = batcher
         try:

@@ -44,6 +44,12 @@ class SoldOutMarks:
             return False
         return True
 
+    def is_live(self, sku_id: int, now: float) -> bool:
+        """Marked and not lapsed, asking nothing and changing nothing (a lapsed mark is left
+        for :meth:`is_marked` to hand to the one caller who asks the database again)."""
+        until = self._until.get(sku_id)
+        return until is not None and until > now
+
     def has(self, sku_id: int) -> bool:
         """Marked, lapsed or not."""
         return sku_id in self._until
@@ -99,12 +105,16 @@ class Batcher:
     While a batch runs, new claims queue; the next batch takes up to ``max_batch`` of them.
     At most ``max_queue`` wait, and no more than the units known to be left plus one batch:
     beyond that a claim is refused at once (QueueFull) instead of waiting without bound.
+    When a batch leaves nothing, the claims that queued while it ran are refused with
+    ``sold_out(claim)`` at once: the database's answer is newer than they are, and another
+    transaction would only say it again (after the winners' own, which hold the connections).
     """
 
     run: RunBatch
     max_batch: int = 100
     max_queue: int = 1000
     known_left: int | None = None
+    sold_out: Callable[[FlashClaim], Exception] | None = None
     _pending: list[tuple[FlashClaim, asyncio.Future[FlashHold]]] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
@@ -139,3 +149,8 @@ class Batcher:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+            if self.sold_out is not None and self.known_left is not None and self.known_left <= 0:
+                waited, self._pending = self._pending, []
+                for claim, future in waited:
+                    if not future.done():
+                        future.set_exception(self.sold_out(claim))

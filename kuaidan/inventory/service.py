@@ -364,6 +364,8 @@ async def flash_admission(
     for sku_id, quantity in items:
         if await gate.is_sold_out(sku_id):
             raise OutOfStock([Shortage(sku_id, quantity, 0)])
+    # Marked but let through: this placement is the one asking again after the mark lapsed.
+    asking = [sku_id for sku_id, _quantity in items if gate.marks.has(sku_id)]
     single = items[0][0] if len(items) == 1 else None
     hold: FlashHold | None = None
     if single is not None:
@@ -378,10 +380,9 @@ async def flash_admission(
             if shortage.available <= 0:
                 await gate.mark_sold_out(shortage.sku_id)
         raise
-    else:  # placed: any mark on these SKUs is out of date (stock came back somewhere)
-        for sku_id, _quantity in items:
-            if gate.marks.has(sku_id):
-                await gate.clear(sku_id)
+    else:  # it found stock: the marks it asked about are out of date (stock came back)
+        for sku_id in asking:
+            await gate.clear(sku_id)
     finally:
         if single is not None:
             gate.inflight.leave(single)

@@ -7,6 +7,7 @@ import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.core.tls import ensure_self_signed
+from kuaidan.inventory import service as inventory
 from tests.conftest import PaySandbox, _ThreadedServer, isolated_database
 from tests.integration.test_flash_sale import Sale, open_sale
 
@@ -32,17 +34,21 @@ class Edge:
         return httpx.AsyncClient(base_url=self.base_url, verify=verify, timeout=30.0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def edge(
-    request: pytest.FixtureRequest,
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@asynccontextmanager
+async def _server(
+    backend: str,
     tmp_path_factory: pytest.TempPathFactory,
     pay_sandbox: PaySandbox,
+    *,
+    sold_out_ttl_s: float,
 ) -> AsyncIterator[Edge]:
-    """A server whose sold-out marks last a minute, so the test decides when they go."""
-    async with isolated_database(request.param, tmp_path_factory) as settings:
+    async with isolated_database(backend, tmp_path_factory) as settings:
         pay_sandbox.share_merchant_files(settings.data_dir)
         settings = settings.model_copy(
-            update={**pay_sandbox.kuaidan_settings(), "flash_sold_out_ttl_s": 60.0}
+            update={**pay_sandbox.kuaidan_settings(), "flash_sold_out_ttl_s": sold_out_ttl_s}
         )
         cert, key = ensure_self_signed(settings.data_dir)
         running = _ThreadedServer(settings, cert, key)
@@ -53,6 +59,28 @@ async def edge(
         finally:
             running.stop()
             await container.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def edge(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pay_sandbox: PaySandbox,
+) -> AsyncIterator[Edge]:
+    """A server whose sold-out marks last a minute, so the test decides when they go."""
+    async with _server(request.param, tmp_path_factory, pay_sandbox, sold_out_ttl_s=60.0) as e:
+        yield e
+
+
+@pytest.fixture(params=BACKENDS)
+async def short_marks(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pay_sandbox: PaySandbox,
+) -> AsyncIterator[Edge]:
+    """A server whose sold-out marks lapse after half a second."""
+    async with _server(request.param, tmp_path_factory, pay_sandbox, sold_out_ttl_s=0.5) as e:
+        yield e
 
 
 async def _checkout(
@@ -155,3 +183,25 @@ async def test_many_at_once_share_the_key_reads_and_the_winner_still_gets_its_or
     others = answers[:20] + answers[21:]
     assert {a.status_code for a in others} == {409}
     assert {_error(a)["code"] for a in others} == {"out_of_stock"}
+
+
+async def test_stock_put_back_elsewhere_is_sold_once_the_mark_lapses(short_marks: Edge) -> None:
+    """The edge never answers from a lapsed mark: the next checkout goes to the database,
+    which has the unit another node (here the test's own container) put back."""
+    sale = await open_sale(short_marks.container, units=1, buyers=3, tag=uuid.uuid4().hex[:8])
+    async with short_marks.client() as client:
+        assert (await _checkout(client, sale, 0, uuid.uuid4().hex)).status_code == 201
+        assert (await _checkout(client, sale, 1, uuid.uuid4().hex)).status_code == 409
+        uow = short_marks.container.unit_of_work()
+        try:
+            await inventory.restock(uow=uow, sku_id=sale.sku_id, quantity=1, reason="found")
+        finally:
+            await uow.close()
+        # The server was not told: while its mark stands, the edge still says sold out.
+        early = await _checkout(client, sale, 2, uuid.uuid4().hex, token=UNKNOWN_TOKEN)
+        assert early.status_code == 409
+        await asyncio.sleep(0.6)
+        again = await _checkout(client, sale, 1, uuid.uuid4().hex)
+        assert again.status_code == 201, again.text
+        # Sold out again, found by the database and marked anew.
+        assert (await _checkout(client, sale, 2, uuid.uuid4().hex)).status_code == 409

@@ -52,8 +52,11 @@ def test_a_lapsed_sold_out_mark_sends_one_caller_to_ask_again() -> None:
     assert not marks and not marks.is_marked(7, now=9.0)
     marks.mark(7, now=10.0)
     assert marks.is_marked(7, now=10.5)
-    # Lapsed: the first caller asks the database; the others still hear "sold out" meanwhile.
+    # Lapsed: a look changes nothing; the first caller asks the database, and the others
+    # still hear "sold out" meanwhile.
+    assert not marks.is_live(7, now=11.0) and marks.has(7)
     assert not marks.is_marked(7, now=11.0)
+    assert marks.is_live(7, now=11.1)
     assert marks.is_marked(7, now=11.1) and marks.is_marked(7, now=11.9)
     # Nobody cleared it (that caller found nothing either): the next lapse sends one more.
     assert not marks.is_marked(7, now=12.0)
@@ -108,6 +111,24 @@ async def test_batcher_groups_waiting_claims_and_never_grants_more_than_stock() 
     assert len(holds) == 10
     assert all(isinstance(o, OutOfStock) for o in outcomes if not isinstance(o, FlashHold))
     assert len(stock.batches) < 40, "claims that waited together went in one batch"
+
+
+async def test_claims_that_waited_for_the_batch_that_sold_out_hear_so_without_another() -> None:
+    stock = FakeStock(units=10)
+
+    def sold_out(claim: FlashClaim) -> Exception:
+        return OutOfStock([Shortage(1, claim.quantity, 0)])
+
+    batcher = Batcher(run=stock.run, max_batch=5, max_queue=1000, sold_out=sold_out)
+    outcomes = await asyncio.gather(
+        *(batcher.claim(FlashClaim(i, 1)) for i in range(40)), return_exceptions=True
+    )
+    assert sum(isinstance(o, FlashHold) for o in outcomes) == 10
+    assert sum(isinstance(o, OutOfStock) for o in outcomes) == 30
+    assert stock.batches == [5, 5], "the 30 still waiting were answered by the second batch"
+    # A claim that comes later is a new question: it goes to the database again.
+    later = await asyncio.gather(batcher.claim(FlashClaim(99, 1)), return_exceptions=True)
+    assert isinstance(later[0], OutOfStock) and stock.batches == [5, 5, 1]
 
 
 def test_batcher_refuses_at_once_when_the_queue_is_past_what_can_be_sold() -> None:

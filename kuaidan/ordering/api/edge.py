@@ -5,10 +5,11 @@ would cost a token lookup, dependency resolution, body validation and an idempot
 to hear "sold out". This pure ASGI middleware answers ``POST /api/v1/checkouts`` for such a SKU
 itself: the same 409 ``out_of_stock`` the route gives, once it has made sure no checkout was
 ever placed with the request's ``Idempotency-Key`` (a winner's retry goes through and gets its
-order). Those reads are batched: while one runs, the keys of the requests arriving meanwhile
-wait for the next, which asks for all of them at once. Who asks is not checked first: a
-sold-out answer tells nothing that the product page does not, and an invalid token still gets
-its 401 on any request that could buy something.
+order). Those reads are batched (while one runs, the keys of the requests arriving meanwhile
+wait for the next, which asks for all of them at once) and run on a connection of their own,
+so that they never queue behind the sale's winners, who hold the main pool's connections.
+Who asks is not checked first: a sold-out answer tells nothing that the product page does not,
+and an invalid token still gets its 401 on any request that could buy something.
 
 Anything else (no marks, another route, a cart checkout, a body or header the route would
 refuse) goes through untouched, with the body it was sent.
@@ -55,7 +56,7 @@ class PlacedKeys:
         while self._waiting:
             keys = list(self._waiting)[: self.max_batch]
             batch = {key: self._waiting.pop(key) for key in keys}
-            uow = self.container.unit_of_work()
+            uow = self.container.fast_lane()
             try:
                 placed = await service.placed_keys(uow=uow, keys=keys)
             except Exception as exc:  # every request of the batch hears why
