@@ -24,6 +24,7 @@ COLUMNS = (
     "sold-out p99 ms",
     "server CPU ms/answer",
     "client CPU ms/answer",
+    "database CPU ms/answer",
     "load (1 min)",
 )
 ORDER = ("db-limit", "checkout", "flash", "mixed", "floor")
@@ -68,6 +69,7 @@ def rows(folder: Path) -> list[list[str]]:
                     _cell(sold_out.get("p99_ms")),
                     _cell(extra.get("server_cpu_ms_per_answer")),
                     _cell(extra.get("client_cpu_ms_per_answer")),
+                    _cell(extra.get("database_cpu_ms_per_answer")),
                     _cell(load),
                 ]
             )

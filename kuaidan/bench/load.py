@@ -28,7 +28,7 @@ LINES_PER_ORDER = 3
 ERROR_CODES = {"out_of_stock": "sold_out", "purchase_limit": "limit", "rate_limited": "busy"}
 
 
-def _no_cpu() -> float:
+def no_cpu() -> float:
     return 0.0
 
 
@@ -36,7 +36,7 @@ def _no_cpu() -> float:
 class Target:
     base_url: str
     verify: ssl.SSLContext | bool
-    cpu_seconds: Callable[[], float] = _no_cpu
+    cpu_seconds: Callable[[], float] = no_cpu
 
     def endpoint(self) -> Endpoint:
         """Where the buyers' lean connections go (the TLS context is made once, here)."""

@@ -31,6 +31,7 @@ COLUMNS = (
     "max ms",
     "server CPU ms/answer",
     "client CPU ms/answer",
+    "database CPU ms/answer",
     "errors",
 )
 
@@ -90,6 +91,7 @@ def row(figures: Figures) -> list[str]:
         f"{lat.max_ms:.1f}",
         _cpu(figures, "server_cpu_ms_per_answer"),
         _cpu(figures, "client_cpu_ms_per_answer"),
+        _cpu(figures, "database_cpu_ms_per_answer"),
         errors,
     ]
 

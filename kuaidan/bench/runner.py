@@ -13,17 +13,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from kuaidan.bench import prepare as prep
 from kuaidan.bench.dblimit import DbLimitPlan, run_db_limit
-from kuaidan.bench.load import Target, checkout_load, flash_load, orders_exist
+from kuaidan.bench.load import Target, checkout_load, flash_load, no_cpu, orders_exist
 from kuaidan.bench.report import Report
-from kuaidan.bench.spawn import SERVE, SpawnedServer, ca_of
+from kuaidan.bench.spawn import SERVE, SpawnedServer, ca_of, postgres_cpu_seconds
 from kuaidan.bench.stats import Figures, Recorder, summarise
 from kuaidan.bench.verify import check_sale
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.config import Settings
 
 Tick = Callable[[], None]
+# A database on one of these hosts runs on this machine, where its processes can be read.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,14 @@ class RunOptions:
     @property
     def backend(self) -> str:
         return "sqlite" if self.settings.is_sqlite else "postgres"
+
+    def database_cpu(self) -> Callable[[], float]:
+        """How to read the database server's CPU seconds: a PostgreSQL on this machine only
+        (SQLite runs inside the server's processes, a remote database cannot be read)."""
+        url = make_url(self.settings.effective_database_url)
+        if self.settings.is_sqlite or (url.host or "localhost") not in LOCAL_HOSTS:
+            return no_cpu
+        return postgres_cpu_seconds
 
 
 @asynccontextmanager
@@ -96,25 +108,34 @@ class CpuMeter:
     """
 
     target: Target
+    database: Callable[[], float] = no_cpu
     server_s: float = 0.0
     client_s: float = 0.0
+    database_s: float = 0.0
 
     def start(self) -> None:
         self.server_s = self.target.cpu_seconds()
         self.client_s = time.process_time()
+        self.database_s = self.database()
 
     def stop(self) -> None:
         self.server_s = self.target.cpu_seconds() - self.server_s
         self.client_s = time.process_time() - self.client_s
+        self.database_s = self.database() - self.database_s
 
     def figures(self, answers: int) -> dict[str, float]:
-        """CPU of the phase, in total and per answer (server 0 when it was not spawned)."""
-        return {
+        """CPU of the phase, in total and per answer (server 0 when it was not spawned, the
+        database 0 when it is not a PostgreSQL on this machine)."""
+        figures = {
             "server_cpu_s": round(self.server_s, 2),
             "server_cpu_ms_per_answer": _per_answer_ms(self.server_s, answers),
             "client_cpu_s": round(self.client_s, 2),
             "client_cpu_ms_per_answer": _per_answer_ms(self.client_s, answers),
         }
+        if self.database_s > 0:
+            figures["database_cpu_s"] = round(self.database_s, 2)
+            figures["database_cpu_ms_per_answer"] = _per_answer_ms(self.database_s, answers)
+        return figures
 
 
 def _per_answer_ms(cpu_s: float, answers: int) -> float:
@@ -125,7 +146,13 @@ async def db_limit(
     options: RunOptions, *, concurrency: int, duration_s: float, skus: int
 ) -> Figures:
     plan = DbLimitPlan(concurrency=concurrency, duration_s=duration_s, skus=skus)
-    return await run_db_limit(options.settings.effective_database_url, plan)
+    meter = CpuMeter(Target("", False), database=options.database_cpu())
+    meter.start()
+    figures = await run_db_limit(options.settings.effective_database_url, plan)
+    meter.stop()
+    database = meter.figures(figures.ok)
+    figures.extra.update({k: v for k, v in database.items() if k.startswith("database")})
+    return figures
 
 
 async def run_db_limit_command(
@@ -147,7 +174,7 @@ async def run_checkout(
     report = Report(command="checkout")
     recorder = Recorder()
     async with target_of(options) as target:
-        meter = CpuMeter(target)
+        meter = CpuMeter(target, database=options.database_cpu())
         meter.start()
         elapsed = await checkout_load(
             target,
@@ -192,7 +219,7 @@ async def _flash(
     )
     buyers = [fixture.buyers[i % len(fixture.buyers)] for i in range(plan.buyers)]
     recorder = Recorder()
-    meter = CpuMeter(target)
+    meter = CpuMeter(target, database=options.database_cpu())
     meter.start()
     elapsed, acked = await flash_load(
         target,
@@ -253,7 +280,7 @@ async def run_mixed(
     report = Report(command="mixed")
     recorder = Recorder()
     async with container_of(options.settings) as container, target_of(options) as target:
-        meter = CpuMeter(target)
+        meter = CpuMeter(target, database=options.database_cpu())
         meter.start()
         steady = checkout_load(
             target,

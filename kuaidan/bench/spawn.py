@@ -127,5 +127,25 @@ def _kill_children(pid: int) -> None:
             os.kill(int(child), signal.SIGKILL)
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU the local PostgreSQL cluster has used so far: each postmaster's own
+    and its ended backends' (reaped children), plus its live backends'. 0.0 when none runs
+    here. A figure for a database on this machine only."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name", "ppid"]):
+        try:
+            if proc.info["name"] != "postgres":
+                continue
+            times = proc.cpu_times()
+            total += times.user + times.system
+            if psutil.Process(proc.info["ppid"]).name() != "postgres":  # the postmaster
+                total += times.children_user + times.children_system
+        except psutil.Error:
+            continue
+    return total
+
+
 def ca_of(data_dir: Path) -> Path:
     return data_dir / "tls-cert.pem"

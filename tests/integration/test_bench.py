@@ -295,3 +295,27 @@ def test_bench_floor_answers_sold_out_only(tmp_path: Path) -> None:
     assert floor["answers_per_s"] > 0
     assert floor["extra"]["server_cpu_ms_per_answer"] > 0
     assert floor["extra"]["client_cpu_ms_per_answer"] > 0
+
+
+@pytest.mark.postgres
+async def test_the_local_postgresql_cpu_reading_grows_with_the_database_s_work(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from sqlalchemy import text
+
+    from kuaidan.bench.spawn import postgres_cpu_seconds
+    from kuaidan.core.db import Database
+
+    async with isolated_database("postgres", tmp_path_factory) as settings:
+        db = Database(settings.effective_database_url, pool_size=1)
+        try:
+            before = postgres_cpu_seconds()
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT count(*) FROM generate_series(1, 3000000)"))
+            # The backend's work counts while it lives, and after it ends (the postmaster's).
+            during = postgres_cpu_seconds()
+        finally:
+            await db.dispose()
+        after = postgres_cpu_seconds()
+    assert during - before > 0.05
+    assert after >= during - 0.01

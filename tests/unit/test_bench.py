@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import random
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
 
 from kuaidan.bench.dblimit import DbLimitPlan, sku_for
 from kuaidan.bench.floor import floor_app
-from kuaidan.bench.load import Target, classify, spread_items
+from kuaidan.bench.load import Target, classify, no_cpu, spread_items
 from kuaidan.bench.report import COLUMNS, Report, outcome_rows, row
-from kuaidan.bench.runner import CpuMeter, floor_buyers
+from kuaidan.bench.runner import CpuMeter, RunOptions, floor_buyers
+from kuaidan.bench.spawn import postgres_cpu_seconds
 from kuaidan.bench.stats import Latency, Recorder, percentile, ratio, summarise
 from kuaidan.bench.wire import Endpoint
+from kuaidan.config import Settings
 from kuaidan.inventory.domain import OutOfStock, Shortage
 
 
@@ -152,6 +155,42 @@ def test_cpu_meter_divides_both_sides_cpu_by_the_answers() -> None:
     assert figures["server_cpu_s"] == 0.6 and figures["server_cpu_ms_per_answer"] == 2.0
     assert figures["client_cpu_ms_per_answer"] == round(meter.client_s * 1000 / 300, 3)
     assert CpuMeter(Target("https://x", True)).figures(0)["client_cpu_ms_per_answer"] == 0.0
+    assert "database_cpu_ms_per_answer" not in figures
+
+
+def test_cpu_meter_counts_the_database_when_it_can_be_read() -> None:
+    database = iter([100.0, 101.5])
+    meter = CpuMeter(Target("https://x", True), database=lambda: next(database))
+    meter.start()
+    meter.stop()
+    figures = meter.figures(answers=500)
+    assert figures["database_cpu_s"] == 1.5 and figures["database_cpu_ms_per_answer"] == 3.0
+    cells = dict(
+        zip(
+            COLUMNS,
+            row(
+                summarise(
+                    Recorder(),
+                    scenario="s",
+                    backend="postgres",
+                    concurrency=1,
+                    duration_s=1.0,
+                    extra=figures,
+                )
+            ),
+            strict=True,
+        )
+    )
+    assert cells["database CPU ms/answer"] == "3.00"
+
+
+def test_only_a_postgresql_on_this_machine_has_its_cpu_read(tmp_path: Path) -> None:
+    def options(url: str | None) -> RunOptions:
+        return RunOptions(settings=Settings(data_dir=tmp_path, database_url=url))
+
+    assert options(None).database_cpu() is no_cpu
+    assert options("postgresql://db.example:5432/k").database_cpu() is no_cpu
+    assert options("postgresql://postgres@127.0.0.1:5432/k").database_cpu() is postgres_cpu_seconds
 
 
 def test_endpoints_take_host_port_prefix_and_tls_from_the_url() -> None:
