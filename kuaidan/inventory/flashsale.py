@@ -67,11 +67,17 @@ class FlashSale:
         self.hold_ttl = hold_ttl
         self.redis = redis
         self._batchers: dict[int, Batcher] = {}
+        # SKUs whose lapsed mark the edge let one request through for: that request asks the
+        # database (the next placement of the SKU to reach the gate, in fact).
+        self._asking: set[int] = set()
 
     # --- the sold-out gate ---------------------------------------------------------------
 
     async def is_sold_out(self, sku_id: int) -> bool:
         """Known sold out here, or (for a hot SKU) marked by another node in Redis."""
+        if sku_id in self._asking:
+            self._asking.discard(sku_id)
+            return False
         if self.marks.is_marked(sku_id, time.monotonic()):
             return True
         if self.redis is None or not self.inflight.is_hot(sku_id):
@@ -87,12 +93,19 @@ class FlashSale:
         return False
 
     def first_marked(self, sku_ids: Sequence[int]) -> int | None:
-        """The first of ``sku_ids`` marked sold out in this process (no Redis, no database).
-        A lapsed mark does not count, and is left for the placement that will ask again."""
+        """The first of ``sku_ids`` marked sold out in this process (no Redis, no database),
+        for the edge. The one caller who finds a mark lapsed is let through to ask the database
+        (the mark is extended for the others meanwhile, and :meth:`is_sold_out` lets that
+        request's placement, or the next one of the SKU, past the mark)."""
         if not self.marks:
             return None
         now = time.monotonic()
-        return next((sku for sku in sku_ids if self.marks.is_live(sku, now)), None)
+        for sku_id in sku_ids:
+            if self.marks.is_live(sku_id, now):
+                return sku_id
+            if self.marks.has(sku_id) and not self.marks.is_marked(sku_id, now):
+                self._asking.add(sku_id)
+        return None
 
     async def mark_sold_out(self, sku_id: int) -> None:
         self.marks.mark(sku_id, time.monotonic())

@@ -141,3 +141,19 @@ def test_batcher_refuses_at_once_when_the_queue_is_past_what_can_be_sold() -> No
             batcher.admit(FlashClaim(9, 1))
     finally:
         loop.close()
+
+
+async def test_the_edge_lets_one_request_through_a_lapsed_mark_and_its_placement_asks() -> None:
+    from kuaidan.inventory.flashsale import FlashSale
+
+    gate = FlashSale(sold_out_ttl_s=0.05)
+    await gate.mark_sold_out(7)
+    assert gate.first_marked([3, 7]) == 7  # live: the edge answers
+    assert await gate.is_sold_out(7)
+    await asyncio.sleep(0.06)
+    # Lapsed: the first to look is let through; the mark is extended for everyone else.
+    assert gate.first_marked([7]) is None
+    assert gate.first_marked([7]) == 7
+    # That request's placement gets past the mark once, to ask the database; the next do not.
+    assert not await gate.is_sold_out(7)
+    assert await gate.is_sold_out(7)
