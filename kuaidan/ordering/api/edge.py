@@ -87,15 +87,16 @@ class SoldOutEdge:
         return self._keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        container = _container(scope)
-        gate = None if container is None else container.adapters.get(FLASH_ADAPTER)
         if (
             scope["type"] != "http"
             or scope.get("method") != "POST"
             or scope.get("path") != self.path
-            or not isinstance(gate, FlashSale)
-            or not gate.marks
         ):
+            await self.app(scope, receive, send)
+            return
+        container = _container(scope)
+        gate = None if container is None else container.adapters.get(FLASH_ADAPTER)
+        if not isinstance(gate, FlashSale) or not gate.marks:
             await self.app(scope, receive, send)
             return
         body, ended = await _read_body(receive)
