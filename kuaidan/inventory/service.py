@@ -324,13 +324,6 @@ def _flash(uow: UnitOfWork) -> FlashSale | None:
     return gate if isinstance(gate, FlashSale) else None
 
 
-def known_sold_out(uow: UnitOfWork, sku_ids: Sequence[int]) -> int | None:
-    """The first of ``sku_ids`` this process's gate knows is sold out, asking no one: an
-    early "no" may come from it; a "maybe" still goes through :func:`flash_admission`."""
-    gate = _flash(uow)
-    return None if gate is None else gate.first_marked(sku_ids)
-
-
 def _stock_returned(uow: UnitOfWork, sku_ids: Collection[int]) -> None:
     """Once committed, units of these SKUs are on sale again: lift their sold-out marks."""
     gate = _flash(uow)

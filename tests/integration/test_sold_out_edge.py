@@ -62,25 +62,17 @@ async def _server(
 
 
 @pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
 async def edge(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    pay_sandbox: PaySandbox,
+    backend: str, tmp_path_factory: pytest.TempPathFactory, pay_sandbox: PaySandbox
 ) -> AsyncIterator[Edge]:
     """A server whose sold-out marks last a minute, so the test decides when they go."""
-    async with _server(request.param, tmp_path_factory, pay_sandbox, sold_out_ttl_s=60.0) as e:
-        yield e
-
-
-@pytest.fixture(params=BACKENDS)
-async def short_marks(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    pay_sandbox: PaySandbox,
-) -> AsyncIterator[Edge]:
-    """A server whose sold-out marks lapse after half a second."""
-    async with _server(request.param, tmp_path_factory, pay_sandbox, sold_out_ttl_s=0.5) as e:
-        yield e
+    async with _server(backend, tmp_path_factory, pay_sandbox, sold_out_ttl_s=60.0) as served:
+        yield served
 
 
 async def _checkout(
@@ -185,9 +177,16 @@ async def test_many_at_once_share_the_key_reads_and_the_winner_still_gets_its_or
     assert {_error(a)["code"] for a in others} == {"out_of_stock"}
 
 
-async def test_stock_put_back_elsewhere_is_sold_once_the_mark_lapses(short_marks: Edge) -> None:
+async def test_stock_put_back_elsewhere_is_sold_once_the_mark_lapses(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, pay_sandbox: PaySandbox
+) -> None:
     """The edge never answers from a lapsed mark: the next checkout goes to the database,
     which has the unit another node (here the test's own container) put back."""
+    async with _server(backend, tmp_path_factory, pay_sandbox, sold_out_ttl_s=0.5) as served:
+        await _sold_again_after_the_lapse(served)
+
+
+async def _sold_again_after_the_lapse(short_marks: Edge) -> None:
     sale = await open_sale(short_marks.container, units=1, buyers=3, tag=uuid.uuid4().hex[:8])
     async with short_marks.client() as client:
         assert (await _checkout(client, sale, 0, uuid.uuid4().hex)).status_code == 201

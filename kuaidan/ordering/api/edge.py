@@ -100,7 +100,7 @@ class SoldOutEdge:
             await self.app(scope, receive, send)
             return
         body, ended = await _read_body(receive)
-        answer = await _sold_out(container, scope, body) if ended else None
+        answer = _sold_out(gate, scope, body) if ended else None
         if answer is not None:
             key = _header(scope, b"idempotency-key") or ""
             if await self._placed_keys(container).placed(key):
@@ -151,7 +151,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _sold_out(container: Any, scope: Scope, body: bytes) -> OutOfStock | None:
+def _sold_out(gate: FlashSale, scope: Scope, body: bytes) -> OutOfStock | None:
     """The OutOfStock to answer with if the key was never placed, or None for the
     application to answer."""
     authorization = _header(scope, b"authorization") or ""
@@ -170,8 +170,4 @@ async def _sold_out(container: Any, scope: Scope, body: bytes) -> OutOfStock | N
     if request.items is None:
         return None
     items = [(item.sku_id, item.quantity) for item in request.items]
-    uow = container.unit_of_work()  # for the gate only: no statement runs here
-    try:
-        return service.known_sold_out(uow=uow, items=items, idempotency_key=key)
-    finally:
-        await uow.close()
+    return service.known_sold_out(gate=gate, items=items, idempotency_key=key)

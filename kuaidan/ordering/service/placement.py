@@ -19,6 +19,7 @@ from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish_many
 from kuaidan.inventory import service as inventory
 from kuaidan.inventory.domain import FlashHold, OutOfStock, Shortage
+from kuaidan.inventory.flashsale import FlashSale
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
@@ -127,7 +128,7 @@ async def checkout_cart(
 
 
 def known_sold_out(
-    *, uow: UnitOfWork, items: Sequence[tuple[int, int]], idempotency_key: str
+    *, gate: FlashSale, items: Sequence[tuple[int, int]], idempotency_key: str
 ) -> OutOfStock | None:
     """The answer to a direct checkout of a SKU this process knows is sold out, before the
     buyer is known (who asks does not change a sold-out answer, and finding out costs more
@@ -141,7 +142,7 @@ def known_sold_out(
         _check_lines(wanted)
     except InvalidInput:
         return None
-    sku_id = inventory.known_sold_out(uow, [sku for sku, _ in wanted])
+    sku_id = gate.first_marked([sku for sku, _ in wanted])
     if sku_id is None:
         return None
     return OutOfStock([Shortage(sku_id, dict(wanted)[sku_id], 0)])
