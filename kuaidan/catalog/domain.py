@@ -340,11 +340,40 @@ class ProductQuery:
 
     @property
     def terms(self) -> tuple[str, ...]:
-        """Whitespace-separated words, each of which must match; duplicates dropped."""
-        words: dict[str, str] = {}
-        for word in (self.q or "").split():
-            words.setdefault(word.lower(), word)
-        return tuple(words.values())[:MAX_TERMS]
+        """The query's search tokens, each of which must match; duplicates dropped."""
+        return tuple(dict.fromkeys(search_tokens(self.q or "")))[:MAX_TERMS]
+
+
+# Ideographs, kana and hangul: runs of them match as substrings (no spaces between words).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN_RE = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")
+_CJK_RE = re.compile(f"[{_CJK}]")
+TITLE_END = "|"  # separates the title's tokens from the description's in the search text
+
+
+def search_tokens(text: str) -> list[str]:
+    """Lower-cased tokens: runs of letters and digits (whole words), and runs of CJK script.
+
+    Punctuation and spaces separate tokens, and so does a change of script: "T恤" is "t", "恤".
+    """
+    return _TOKEN_RE.findall(text.lower())
+
+
+def search_text(title: str, description: str) -> str:
+    """What a product stores for search: every token between spaces, the title's first."""
+    title_part = " ".join(search_tokens(title))
+    return f" {title_part} {TITLE_END} {' '.join(search_tokens(description))} "
+
+
+def token_pattern(token: str, *, in_title: bool = False) -> str:
+    """The LIKE pattern that finds ``token`` in a search text.
+
+    A Latin word or number matches whole (between spaces), so "tee" never finds "steel";
+    a CJK run matches anywhere inside a run, as Chinese writes words without spaces.
+    """
+    core = escape_like(token)
+    pattern = f"%{core}%" if _CJK_RE.match(token) else f"% {core} %"
+    return pattern + TITLE_END + "%" if in_title else pattern
 
 
 def escape_like(term: str, escape: str = LIKE_ESCAPE) -> str:

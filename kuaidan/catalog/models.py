@@ -49,6 +49,8 @@ class Product(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Title and description as search tokens between spaces (catalog.domain.search_text).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     specs: Mapped[list[Any]] = mapped_column(JSON)
     images: Mapped[list[Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))

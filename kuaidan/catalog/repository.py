@@ -14,8 +14,8 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    false,
     func,
-    or_,
     select,
     update,
 )
@@ -27,7 +27,7 @@ from kuaidan.catalog.domain import (
     ProductStatus,
     SkuStatus,
     Sort,
-    contains_pattern,
+    token_pattern,
 )
 from kuaidan.catalog.models import Category, Product, Sku
 
@@ -166,6 +166,7 @@ class SearchFilter:
     """The search as SQL needs it: category slugs already resolved to ids."""
 
     terms: tuple[str, ...]
+    text_without_terms: bool
     category_ids: Collection[int] | None
     min_price_fen: int | None
     max_price_fen: int | None
@@ -186,14 +187,10 @@ async def search(
 
 def _conditions(flt: SearchFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Product.status == ProductStatus.LISTED.value]
+    if flt.text_without_terms:
+        conditions.append(false())  # only punctuation was typed: no word to find
     for term in flt.terms:
-        pattern = contains_pattern(term)
-        conditions.append(
-            or_(
-                Product.title.ilike(pattern, escape=LIKE_ESCAPE),
-                Product.description.ilike(pattern, escape=LIKE_ESCAPE),
-            )
-        )
+        conditions.append(Product.search_text.like(token_pattern(term), escape=LIKE_ESCAPE))
     if flt.category_ids is not None:
         conditions.append(Product.category_id.in_(flt.category_ids))
     if flt.in_stock_only:
@@ -223,7 +220,10 @@ def _ordered(query: Select[Any], flt: SearchFilter) -> Select[Any]:
     if flt.sort is Sort.SALES:
         return query.order_by(Product.sales_count.desc(), Product.id.desc())
     hits = [
-        case((Product.title.ilike(contains_pattern(term), escape=LIKE_ESCAPE), 1), else_=0)
+        case(
+            (Product.search_text.like(token_pattern(term, in_title=True), escape=LIKE_ESCAPE), 1),
+            else_=0,
+        )
         for term in flt.terms
     ]
     if hits:  # relevance: more words found in the title first, then best sellers

@@ -27,6 +27,7 @@ from kuaidan.catalog.domain import (
     descendant_ids,
     list_price_problems,
     return_window,
+    search_text,
     summarise_skus,
 )
 from kuaidan.catalog.models import Category, Product, Sku
@@ -191,11 +192,13 @@ def _new_product_row(
 ) -> Product:
     facts = summarise_skus([SkuFacts(s.price_fen, True, s.stock) for s in product.skus])
     now = uow.now()
+    title, description = product.title.strip(), product.description.strip()
     return Product(
         merchant_id=merchant_id,
         category_id=category_id,
-        title=product.title.strip(),
-        description=product.description.strip(),
+        title=title,
+        description=description,
+        search_text=search_text(title, description),
         specs=[[name.strip(), value.strip()] for name, value in product.specs],
         images=list(product.images),
         status=state.value,
@@ -290,6 +293,7 @@ async def search_products(
         category_ids = descendant_ids(categories, root.id)
     flt = repository.SearchFilter(
         terms=query.terms,
+        text_without_terms=query.q is not None and not query.terms,
         category_ids=category_ids,
         min_price_fen=query.min_price_fen,
         max_price_fen=query.max_price_fen,

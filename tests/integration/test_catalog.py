@@ -195,9 +195,37 @@ async def test_search_finds_chinese_and_english_words_case_insensitively(api, sh
     assert ids_of(await search(api, q=f"nothing-like-this {shop.token}")) == set()
 
 
-async def test_search_treats_like_wildcards_literally(api, shop):
-    assert ids_of(await search(api, q=f"_ {shop.token}")) == set()
-    assert ids_of(await search(api, q=f"% {shop.token}")) == set()
+async def test_search_matches_whole_words_not_parts_of_words(server, api, unique):
+    async with opened(server) as uow:
+        merchant = await merchants.create_merchant(
+            uow=uow, slug=f"words-{unique}", name=f"词店{unique}", name_en=f"Words {unique}"
+        )
+        await catalog.ensure_category(uow=uow, slug=f"words-{unique}", name="杂货", name_en="Misc")
+
+        async def create(title: str, description: str = "") -> int:
+            new = simple_product(unique, title, f"words-{unique}", 2000, 1, description)
+            product = await catalog.create_product(uow=uow, merchant_id=merchant.id, product=new)
+            return product.id
+
+        steel = await create(f"不锈钢炒锅 Stainless Steel Wok {unique}")
+        tee = await create(f"纯棉短袖 Cotton T-shirt tee {unique}")
+        teeth = await create(f"电动牙刷 Sonic brush {unique}", "cleans teeth gently")
+    assert ids_of(await search(api, q=f"tee {unique}")) == {tee}
+    assert ids_of(await search(api, q=f"steel {unique}")) == {steel}
+    assert ids_of(await search(api, q=f"teeth {unique}")) == {teeth}
+    assert ids_of(await search(api, q=f"T恤 {unique}")) == set()
+    assert ids_of(await search(api, q=f"钢 {unique}")) == {steel}
+    assert ids_of(await search(api, q=f"短袖 {unique}")) == {tee}
+    page = await api.get("/search", params={"q": f"tee {unique}"}, headers=HTML)
+    assert "Cotton T-shirt tee" in page.text and "Stainless Steel" not in page.text
+
+
+async def test_search_treats_like_wildcards_as_punctuation(api, shop):
+    assert ids_of(await search(api, q="_")) == set()
+    assert ids_of(await search(api, q="% _")) == set()
+    assert ids_of(await search(api, q=f"{shop.token}_%")) == ids_of(
+        await search(api, q=shop.token, page_size=100)
+    )
     assert ids_of(await search(api, q=f"#3 {shop.token}")) == {shop.bulk[3].id}
 
 

@@ -23,7 +23,10 @@ from kuaidan.catalog.domain import (
     ancestors,
     descendant_ids,
     escape_like,
+    search_text,
+    search_tokens,
     summarise_skus,
+    token_pattern,
     variant_matrix,
 )
 from kuaidan.catalog.pages import parse_search_form
@@ -175,8 +178,42 @@ def test_an_enabled_option_always_leads_to_an_in_stock_variant(grid, data):
 def test_query_normalises_text_and_splits_terms():
     query = ProductQuery(q="  纯棉   T恤  t恤 ", category=" ", sort="newest")  # type: ignore[arg-type]
     assert query.q == "纯棉 T恤 t恤"
-    assert query.terms == ("纯棉", "T恤")
+    assert query.terms == ("纯棉", "t", "恤")
     assert query.category is None and query.sort is Sort.NEWEST
+
+
+def test_search_tokens_split_words_punctuation_and_scripts():
+    assert search_tokens("纯棉宽松T恤 Cotton T-shirt Tee, 260g #3") == [
+        *("纯棉宽松", "t", "恤", "cotton", "t", "shirt", "tee", "260g", "3")
+    ]
+    assert search_tokens("_ % ,。") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "found"),
+    [
+        ("tee", "Stainless Steel Pan", False),
+        ("tee", "Cotton T-shirt tee", True),
+        ("TEE", "Relaxed Tee, black", True),
+        ("steel", "Stainless Steel Pan", True),
+        ("3", "Storage Box #30", False),
+        ("3", "Storage Box #3", True),
+        ("纯棉", "纯棉宽松T恤", True),
+        ("宽松", "纯棉宽松T恤", True),
+        ("t恤", "纯棉宽松T恤", True),
+        ("锅", "纯棉宽松T恤", False),
+    ],
+)
+def test_a_token_pattern_matches_whole_words_and_chinese_inside_runs(query, title, found):
+    text = search_text(title, "")
+    assert all(like_matches(token_pattern(t), text) for t in ProductQuery(q=query).terms) is found
+
+
+def test_a_title_pattern_matches_the_title_only():
+    text = search_text("Wool Coat", "pairs well with a tee")
+    assert like_matches(token_pattern("coat", in_title=True), text)
+    assert not like_matches(token_pattern("tee", in_title=True), text)
+    assert like_matches(token_pattern("tee"), text)
 
 
 @pytest.mark.parametrize(
