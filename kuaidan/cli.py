@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
@@ -109,13 +110,21 @@ def demo(
     from kuaidan.server import serve as run_server
     from kuaidan.server import tls_files
 
-    settings = _settings()
+    settings = demo_console.demo_settings(_settings())
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines bury the banner
     problem = demo_console.sqlite_problem(settings)
     if problem:
         console.print(f"[red]error:[/red] {problem}", highlight=False)
         raise typer.Exit(2)
     if reset:
         target = demo_console.database_file(settings)
+        if not yes and not sys.stdin.isatty():
+            console.print(
+                f"[red]error:[/red] --reset deletes {target} and the demo pictures, and there "
+                "is no terminal to ask: add --yes to go ahead.",
+                highlight=False,
+            )
+            raise typer.Exit(2)
         if not yes:
             typer.confirm(f"Delete {target} and the demo pictures?", abort=True)
         for path in demo_console.reset_demo(settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.progress import (
@@ -105,13 +106,39 @@ def base_urls(settings: Settings) -> tuple[str, str | None]:
     return https, http
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: one-time codes readable at /dev/inbox unless the page was set."""
+    if "dev_inbox_page" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"dev_inbox_page": True})
+
+
 def logins_table() -> Table:
-    table = Table(title="demo logins", title_justify="left", expand=True)
-    for column in ("role", "e-mail", "password", "try"):
-        table.add_column(column, overflow="fold")
+    """Role and e-mail never wrap (they are copied); "try" wraps between words."""
+    table = Table(
+        title=f"demo logins, every one with the password {DEMO_PASSWORD}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        pad_edge=False,
+    )
+    table.add_column("role", no_wrap=True)
+    table.add_column("e-mail", no_wrap=True)
+    table.add_column("try", ratio=1, overflow="fold")
     for user in USERS:
-        table.add_row(user.role.value, user.email, DEMO_PASSWORD, user.try_this)
+        table.add_row(user.role.value, user.email, user.try_this)
     return table
+
+
+def inbox_note(settings: Settings, https: str) -> Text:
+    if not settings.dev_inbox_page:
+        return Text("")
+    return Text.assemble(
+        ("\nOne-time codes ", "bold"),
+        "(a held payment asks for one) are not sent anywhere: log in as admin and open ",
+        (f"{https}/dev/inbox", "bold"),
+        " (KUAIDAN_DEV_INBOX_PAGE=false hides it).",
+    )
 
 
 def welcome_panel(settings: Settings, cert: Path) -> Panel:
@@ -131,11 +158,12 @@ def welcome_panel(settings: Settings, cert: Path) -> Panel:
     )
     footer = Text(
         f"\nThe demo data lives in {settings.data_dir.resolve()}; running `kuaidan demo` again "
-        "reuses it and starts in seconds, `kuaidan demo --reset` starts afresh. Ctrl-C stops.",
+        "reuses it and starts in seconds, `kuaidan demo --reset` starts afresh (`--reset --yes` "
+        "without a terminal). Ctrl-C stops.",
         style="dim",
     )
     return Panel(
-        Group(lines, Text(""), logins_table(), footer),
+        Group(lines, inbox_note(settings, https), Text(""), logins_table(), footer),
         title="快单 kuaidan · demo marketplace",
         subtitle="demo passwords are for this demo database only",
         border_style="green",

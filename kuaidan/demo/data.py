@@ -120,35 +120,41 @@ USERS: tuple[DemoUser, ...] = (
         _email("buyer"),
         Role.BUYER,
         "小林 Lin (demo buyer)",
-        "browse, search, pick a colour and size, keep an address book",
+        "search, pick a colour and size, order and pay; /orders tracks parcels, changes "
+        "and returns",
         phone="13800138000",
     ),
     DemoUser(
         _email("merchant"),
         Role.MERCHANT,
         "潮流服饰 店长 (demo merchant)",
-        "staff account of Trendy Apparel (the merchant console comes with ordering)",
+        "Trendy Apparel's orders: ship them at /merchant/orders, answer /merchant/after-sales",
         merchant_slug=MERCHANTS[0].slug,
     ),
     DemoUser(
         _email("reviewer"),
         Role.REVIEWER,
         "审核员 Reviewer",
-        "staff account; listing review comes with catalog governance",
+        "a staff login; this build has no reviewer pages yet",
     ),
     DemoUser(
         _email("agent"),
         Role.AGENT,
         "客服 Agent",
-        "staff account; the agent desk comes with customer service",
+        "judge after-sales cases at /agent/after-sales, change orders for buyers",
     ),
-    DemoUser(_email("admin"), Role.ADMIN, "管理员 Admin", "/api/v1/admin/users, /metrics, /readyz"),
+    DemoUser(
+        _email("admin"),
+        Role.ADMIN,
+        "管理员 Admin",
+        "/risk/holds, /payments/reconciliation, /logistics/cases, /dev/inbox (one-time codes)",
+    ),
     *(
         DemoUser(
             _email(m.slug),
             Role.MERCHANT,
             f"{m.name} 店长 ({m.name_en})",
-            f"staff account of {m.name_en}",
+            f"{m.name_en}'s orders at /merchant/orders",
             merchant_slug=m.slug,
         )
         for m in MERCHANTS[1:]

@@ -5,18 +5,26 @@ The seed goes through the services, so everything is read back through the servi
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from PIL import Image
+from rich.console import Console
 from typer.testing import CliRunner
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
+from kuaidan.app import create_app
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import ProductDetail, ProductQuery
@@ -24,6 +32,7 @@ from kuaidan.cli import app
 from kuaidan.config import Settings
 from kuaidan.core.migrate import upgrade
 from kuaidan.core.pagination import PageRequest
+from kuaidan.demo.console import demo_settings, welcome_panel
 from kuaidan.demo.data import DEMO_PASSWORD, MERCHANTS, USERS
 from kuaidan.demo.seed import DemoSummary, seed_demo
 from kuaidan.merchants import service as merchants
@@ -214,3 +223,84 @@ def test_reset_removes_the_database_and_pictures_but_keeps_secrets(tmp_path: Pat
     assert set(removed) == {*gone, tmp_path / "media" / "products"}
     assert all(path.exists() for path in kept)
     assert not any(path.exists() for path in [*gone, picture])
+
+
+def test_cli_demo_reset_without_a_terminal_says_to_pass_yes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"KUAIDAN_DATA_DIR": str(tmp_path), "KUAIDAN_LOG_LEVEL": "warning"}
+    assert runner.invoke(app, ["demo", "--seed-only"], env=env).exit_code == 0
+    refused = runner.invoke(app, ["demo", "--seed-only", "--reset"], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "--yes" in refused.output and "Aborted" not in refused.output
+    assert (tmp_path / "kuaidan.db").exists()
+    reset = runner.invoke(app, ["demo", "--seed-only", "--reset", "--yes"], env=env)
+    assert reset.exit_code == 0, reset.output
+    assert "removed" in reset.output and "seeded 6 merchants" in reset.output
+
+
+def test_cli_demo_keeps_migration_logs_out_of_the_way(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KUAIDAN_DATA_DIR": str(tmp_path),
+        "KUAIDAN_LOG_LEVEL": "info",
+        "COLUMNS": "80",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kuaidan", "demo", "--seed-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "seeded 6 merchants" in done.stdout
+    assert "Running upgrade" not in done.stdout + done.stderr
+    assert "alembic" not in done.stdout + done.stderr
+
+
+def banner_at(width: int, settings: Settings) -> list[str]:
+    out = io.StringIO()
+    shown = Console(file=out, width=width, color_system=None, legacy_windows=False)
+    shown.print(welcome_panel(demo_settings(settings), Path("var/tls-cert.pem")))
+    return out.getvalue().splitlines()
+
+
+def test_the_banner_fits_80_columns_and_keeps_every_login_whole(tmp_path: Path) -> None:
+    lines = banner_at(80, Settings(data_dir=tmp_path))
+    assert all(len(line) <= 80 for line in lines)
+    for user in USERS:
+        assert any(f" {user.email} " in line for line in lines), user.email
+    assert len(lines) <= 60  # a banner, not a scroll: every login on one or two lines
+    text = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
+    assert f"password {DEMO_PASSWORD}" in text
+    assert "One-time codes" in text and "localhost:8443/dev/inbox" in text
+
+
+def test_the_demo_shows_one_time_codes_on_the_dev_inbox_page_unless_told_not_to(
+    tmp_path: Path,
+) -> None:
+    assert demo_settings(Settings(data_dir=tmp_path)).dev_inbox_page is True
+    told = Settings(data_dir=tmp_path, dev_inbox_page=False)
+    assert demo_settings(told).dev_inbox_page is False
+    lines = banner_at(100, told)
+    assert not any("One-time codes" in line for line in lines)
+
+
+def test_what_the_logins_table_suggests_to_try_exists(tmp_path: Path) -> None:
+    def get_paths(routes: list[Any]) -> set[str]:
+        found: set[str] = set()
+        for route in routes:
+            if isinstance(route, APIRoute) and "GET" in route.methods:
+                found.add(route.path)
+            inner = getattr(route, "original_router", None)  # an included router
+            if inner is not None:
+                found |= get_paths(inner.routes)
+        return found
+
+    paths = get_paths(create_app(Settings(data_dir=tmp_path)).routes)
+    assert "/orders" in paths
+    for user in USERS:
+        assert "comes with" not in user.try_this, user.try_this
+        for path in re.findall(r"/[a-z][a-z0-9/_-]*", user.try_this):
+            assert path in paths, f"{user.email} is told to try {path}, which is not a page"
