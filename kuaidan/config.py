@@ -6,6 +6,7 @@ the :class:`Settings` object (or the value) from the composition root.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +48,16 @@ class Settings(BaseSettings):
     tls_cert: Path | None = Field(default=None, description="PEM certificate chain to serve.")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert.")
     hsts_max_age_s: int = Field(default=31_536_000, ge=0, description="HSTS max-age in seconds.")
+    metrics_allow_networks: tuple[str, ...] = Field(
+        default=("127.0.0.0/8", "::1/128"),
+        max_length=100,
+        description="Client networks that may scrape /metrics without the token.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="A bearer token that lets any address scrape /metrics; empty means none.",
+    )
 
     timezone: str = Field(default="Asia/Shanghai", description="Zone used to display times.")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
@@ -472,6 +483,19 @@ class Settings(BaseSettings):
     @property
     def sandbox_carrier_push_ca_file(self) -> Path:
         return self.sandbox_carrier_push_ca or self.data_dir / "tls-cert.pem"
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("metrics_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return tuple(str(ipaddress.ip_network(n.strip(), strict=False)) for n in value)
+        except ValueError as exc:
+            raise ValueError(f"metrics_allow_networks: {exc}") from exc
 
     @field_validator("database_url")
     @classmethod

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from kuaidan.deps import Uow
+from kuaidan.core.errors import Forbidden
+from kuaidan.deps import Uow, container_of
 from kuaidan.ops import service
+from kuaidan.ops.domain import may_scrape
 
 router = APIRouter(tags=["ops"])
 log = logging.getLogger(__name__)
@@ -34,5 +36,14 @@ async def readyz(uow: Uow) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    settings = container_of(request).settings
+    allowed = may_scrape(
+        client_ip=request.client.host if request.client else None,
+        authorization=request.headers.get("authorization", ""),
+        allow_networks=settings.metrics_allow_networks,
+        token=settings.metrics_token,
+    )
+    if not allowed:
+        raise Forbidden("metrics are served to the configured addresses or with the token")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
