@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaidan import deps
 from kuaidan.accounts import api as accounts_api
@@ -23,7 +24,8 @@ from kuaidan.bootstrap import Container, build_container
 from kuaidan.catalog import api as catalog_api
 from kuaidan.catalog import pages as catalog_pages
 from kuaidan.config import Settings, load_settings
-from kuaidan.core.errors import DomainError, Unauthorized
+from kuaidan.core.db import database_unavailable
+from kuaidan.core.errors import DomainError, ServiceUnavailable, Unauthorized
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
 from kuaidan.logistics import api as logistics_api
@@ -126,8 +128,65 @@ def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
     app.add_middleware(DeviceCookieMiddleware)
     app.add_middleware(SoldOutEdge)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ErrorAnswerMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(MetricsMiddleware)
+
+
+class ErrorAnswerMiddleware:
+    """Answers an exception that escaped the routes and inner middleware with a complete
+    response: 503 with Retry-After when the database cannot be reached, else 500.
+
+    Starlette's last-resort handler (the ``Exception`` handler below) answers and then raises
+    again, and uvicorn answers a raise by closing the connection: a kept-alive client's next
+    request on it fails. Here the error ends with the response and the connection stays
+    usable. After the response has started it cannot be completed, so it is raised on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            # A failure before the session middleware ran still renders the error page.
+            scope.setdefault("session", {})
+            response = unexpected_error_response(Request(scope), exc)
+            await response(scope, receive, send)
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    """The answer to an exception no handler knows: 503 if the database is unreachable for
+    now (the client retries; nothing was half-written, the transaction rolled back), else 500.
+    """
+    if database_unavailable(exc):
+        log.warning(
+            "database unavailable on %s %s: %s", request.method, request.url.path, repr(exc)
+        )
+        return domain_error_response(request, ServiceUnavailable())
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "internal_error", "something went wrong on our side")
+
+
+def domain_error_response(request: Request, exc: DomainError) -> Response:
+    response = error_response(request, exc.status, exc.code, exc.message, exc.details or None)
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def wants_html(request: Request) -> bool:
@@ -157,7 +216,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, Unauthorized) and wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return error_response(request, exc.status, exc.code, exc.message, exc.details or None)
+        return domain_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -182,5 +241,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "internal_error", "something went wrong on our side")
+        # Only errors in the outermost middleware get here (ErrorAnswerMiddleware answers the
+        # rest). Starlette raises them on after this answer and uvicorn then closes the
+        # connection, so the answer says so and the client opens a new one.
+        response = unexpected_error_response(request, exc)
+        response.headers["Connection"] = "close"
+        return response

@@ -7,6 +7,7 @@ commits. Repositories, helpers and routes never commit.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -15,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,6 +77,53 @@ async def insert_new(session: AsyncSession, statement: Any, row: Base) -> int:
     row_id = int((await session.execute(statement, values)).scalar_one())
     row.id = row_id  # type: ignore[attr-defined]
     return row_id
+
+
+# PostgreSQL's answers while it shuts down, restarts or is full; class 08 is any lost link.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+_UNAVAILABLE_WORDS = (
+    "the database system is",
+    "cannot connect now",
+    "connection is closed",
+    "connection was closed",
+    "database is locked",
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the database cannot be reached for now: a
+    refused or lost connection, a server shutting down or starting up, an exhausted pool, a
+    locked SQLite file. Such a failure says nothing about the request, so it is answered 503
+    for the client to retry, not 500."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(
+            error,
+            DisconnectionError | PoolTimeout | ConnectionError | TimeoutError | socket.gaierror,
+        ):
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+        ):
+            return True
+        if type(error).__module__.startswith(("asyncpg", "sqlalchemy", "sqlite3")):
+            text = str(error).lower()
+            if any(words in text for words in _UNAVAILABLE_WORDS):
+                return True
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        for linked in (error.__cause__, getattr(error, "orig", None)):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return False
 
 
 # A pooled connection unused for this long is pinged before it is handed out again.

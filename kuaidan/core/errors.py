@@ -61,3 +61,20 @@ class RateLimited(DomainError):
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     status = 413
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (the database) cannot be reached for now; the client should retry."""
+
+    code = "service_unavailable"
+    status = 503
+
+    def __init__(
+        self,
+        message: str = "the service is briefly unavailable; try again shortly",
+        *,
+        retry_after_s: int = 2,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_s = retry_after_s
