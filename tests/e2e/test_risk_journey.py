@@ -25,6 +25,7 @@ from kuaidan.core.db import UTCDateTime
 from kuaidan.core.notify import dev_inbox
 from kuaidan.merchants import service as merchants
 from tests.conftest import LiveServer, eventually
+from tests.e2e.layout import assert_badges_stay_put, box, inside
 from tests.e2e.test_order_journey import PASSWORD, TIMEOUT_MS, _watched_page
 
 pytestmark = pytest.mark.e2e
@@ -225,6 +226,10 @@ async def test_held_purchase_verified_by_one_buyer_and_blocked_for_another(
             await expect(row).to_contain_text("new_device")
             await expect(row).to_contain_text("buyer_burst")
             await expect(row).to_contain_text("high_amount_no_history")
+            outcome = row.locator("td").nth(3)  # 结果 Outcome
+            await expect(outcome).to_have_text(status)
+            assert inside(await box(outcome.locator(".badge")), await box(outcome))
+        await assert_badges_stay_put(page)
     finally:
         await context.close()
     assert problems == [], f"errors on the pages: {problems}"
