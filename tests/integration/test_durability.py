@@ -46,8 +46,9 @@ RETRY_DEADLINE_S = 90.0
 class ServerProcess:
     """`kuaidan serve` as a real process that a test can kill and start again."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log: Path | None = None) -> None:
         self.port = free_port()
+        self.log = log
         self.env = {
             **os.environ,
             "KUAIDAN_DATA_DIR": str(settings.data_dir),
@@ -65,12 +66,13 @@ class ServerProcess:
         return f"https://localhost:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kuaidan", "serve"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(self.log or os.devnull, "ab") as output:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kuaidan", "serve"],
+                env=self.env,
+                stdout=output,
+                stderr=output,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "the server exited while starting"
