@@ -129,6 +129,26 @@ async def test_only_the_buyer_the_shop_and_agents_open_the_pages(
         assert (await client.get(f"/orders/{number}/after-sales")).status_code == 403
 
 
+async def test_a_delivered_order_offers_no_interception(
+    server: LiveServer,
+    api: httpx.AsyncClient,
+    market: Market,
+    staff: Staff,
+    pay_sandbox: PaySandbox,
+    carrier_sandbox: CarrierSandbox,
+) -> None:
+    number, email = await delivered_order(server, api, market, staff, pay_sandbox)
+    async with signed_in(server, email) as client:
+        shown = await client.get(f"/orders/{number}")
+        page = await client.get(f"/orders/{number}/interception")
+    assert shown.status_code == 200 and 'data-testid="after-sales-card"' in shown.text
+    assert "Redirect or cancel" not in shown.text
+    assert f"/orders/{number}/interception" not in shown.text
+    assert page.status_code == 200
+    assert "Redirect or cancel" not in page.text
+    assert 'data-testid="interception-form"' not in page.text
+
+
 async def test_a_refused_request_shows_the_form_again_with_its_status(
     server: LiveServer,
     api: httpx.AsyncClient,

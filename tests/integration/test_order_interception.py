@@ -6,6 +6,7 @@ tells the buyer, bad requests change nothing, and redelivered events change noth
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -379,6 +380,17 @@ async def test_a_parcel_the_carrier_cannot_stop_is_delivered_and_the_buyer_is_to
     delivered = await support_order_reaches(api, number, buyer, "delivered")
     assert delivered["refunded_at"] is None
     assert "interception_failed" in actions(delivered)
+    # The pages say so: nothing is charged, and nothing is offered on a delivered order.
+    async with server.client(headers=HTML) as client:
+        form = {"email": email, "password": PASSWORD, "next": "/"}
+        form["csrf_token"] = await csrf(client, "/login")
+        assert (await client.post("/login", data=form)).status_code == 303
+        case_page = (await client.get(f"/orders/{number}/interception")).text
+        order_page = (await client.get(f"/orders/{number}")).text
+    fee = re.search(r'data-testid="interception-fee"[^>]*>([^<]*)<', case_page)
+    assert fee is not None and "¥" not in fee.group(1) and "不收取" in fee.group(1), fee
+    assert "Redirect or cancel" not in case_page + order_page
+    assert 'data-testid="interception-status" data-status="failed"' in order_page
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -162,3 +162,8 @@ class InterceptionView:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN
+
+    @property
+    def fee_charged(self) -> bool:
+        """A failed interception costs nothing: the parcel went on as planned."""
+        return self.status is not Is.FAILED
