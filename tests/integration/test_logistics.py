@@ -77,10 +77,18 @@ async def ship(
     carrier_code: str | None = None,
     destination: Place = SHANGHAI,
     manual: bool = False,
+    simulated_stamps: bool = False,
 ) -> ShipmentInfo:
-    """Ask for a shipment (with the simulator's next fate set) and wait for its booking."""
+    """Ask for a shipment (with the simulator's next fate set) and wait for its booking.
+    ``simulated_stamps``: its scans are dated in simulated time (days late in seconds)."""
     await call(server, service.ensure_default_carriers)
-    await hooks(sandbox, next_fate=fate, delay_hours=delay_hours, manual_next=manual)
+    await hooks(
+        sandbox,
+        next_fate=fate,
+        delay_hours=delay_hours,
+        manual_next=manual,
+        simulated_stamps_next=simulated_stamps,
+    )
     info: ShipmentInfo = await call(
         server,
         service.request_shipment,
@@ -368,7 +376,14 @@ async def test_a_carrier_breaching_its_agreement_goes_on_probation(
     )  # fmt: skip
     await call(server, service.add_carrier, profile=profile)
     shipped = [
-        await ship(server, carrier_sandbox, fate="delay", delay_hours=40, carrier_code=code)
+        await ship(
+            server,
+            carrier_sandbox,
+            fate="delay",
+            delay_hours=40,
+            carrier_code=code,
+            simulated_stamps=True,
+        )
         for _ in range(3)
     ]
     for info in shipped:

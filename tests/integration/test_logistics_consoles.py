@@ -156,10 +156,17 @@ async def ship(
     fate: str = "normal",
     delay_hours: float = 80.0,
     carrier_code: str | None = None,
+    simulated_stamps: bool = False,
 ) -> ShipmentInfo:
-    """A shipment with the simulator's next fate set, booked; its order number is unique."""
+    """A shipment with the simulator's next fate set, booked; its order number is unique.
+    ``simulated_stamps``: its scans are dated in simulated time (days late in seconds)."""
     async with sandbox.client() as client:
-        hooks = {"next_fate": fate, "delay_hours": delay_hours, "manual_next": False}
+        hooks = {
+            "next_fate": fate,
+            "delay_hours": delay_hours,
+            "manual_next": False,
+            "simulated_stamps_next": simulated_stamps,
+        }
         assert (await client.post("/sandbox/hooks", json=hooks)).status_code == 200
     info: ShipmentInfo = await call(
         server,
@@ -496,7 +503,15 @@ async def test_the_scorecards_page_charts_the_computed_figures(
     await call(server, service.add_carrier, profile=carrier_profile(code))
     fates = [("normal", 80.0), ("normal", 80.0), ("delay", 200.0), ("damaged", 80.0)]
     shipped = [
-        await ship(server, carrier_sandbox, world.shop_a, fate=f, delay_hours=h, carrier_code=code)
+        await ship(
+            server,
+            carrier_sandbox,
+            world.shop_a,
+            fate=f,
+            delay_hours=h,
+            carrier_code=code,
+            simulated_stamps=True,
+        )
         for f, h in fates
     ]
     for info in shipped:

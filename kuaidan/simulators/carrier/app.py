@@ -104,6 +104,9 @@ def _book(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
         if sim.hooks.manual_next:
             sim.hooks.manual_next = False
             sim.courier.manual.add(found.nu)
+        if sim.hooks.simulated_stamps_next:
+            sim.hooks.simulated_stamps_next = False
+            sim.courier.simulated_stamps.add(found.nu)
     return answer("提交成功", taskId=found.task_id, kuaidinum=found.nu, label=found.label)
 
 
@@ -155,7 +158,12 @@ def _intercept(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
 
 def _query(sim: Simulator, param: Mapping[str, Any]) -> dict[str, Any]:
     parcel = _parcel(sim, param, "num")
-    return answer("ok", **protocol.last_result(parcel.com, parcel.nu, parcel.scans()))
+    return answer(
+        "ok",
+        **protocol.last_result(
+            parcel.com, parcel.nu, parcel.scans(speed=sim.courier.scan_speed(parcel.nu))
+        ),
+    )
 
 
 METHODS = {"bOrder": _book, "cancel": _cancel, "intercept": _intercept, "query": _query}
@@ -191,6 +199,7 @@ class HookSettings(BaseModel):
     duplicate: bool | None = None
     misroute_next: int | None = Field(default=None, ge=0, le=100)
     manual_next: bool | None = None
+    simulated_stamps_next: bool | None = None
 
 
 class PushRequest(BaseModel):
@@ -218,7 +227,7 @@ async def hook_parcel(request: Request, nu: str) -> dict[str, Any]:
         "fate": parcel.fate,
         "status": parcel.status,
         "planned": len(parcel.plan),
-        "scans": parcel.scans(),
+        "scans": parcel.scans(speed=sim.courier.scan_speed(parcel.nu)),
         "pushes": sim.store.pushes(nu),
     }
 

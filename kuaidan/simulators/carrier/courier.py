@@ -38,6 +38,9 @@ class Hooks:
     duplicate: bool = False  # push every accepted push once more
     misroute_next: int = 0  # this many next tries go to a wrong URL (and so fail)
     manual_next: bool = False  # the next parcel is pushed only through /sandbox/…/push
+    # The next parcel's scans are dated in simulated time, ahead of the real clock: a journey
+    # of days inside a test's seconds, for tests of lateness (scorecards). Never in the demo.
+    simulated_stamps_next: bool = False
 
 
 def released(
@@ -64,6 +67,7 @@ class Courier:
         self.rng = random.Random(config.seed)  # noqa: S311 (a simulation, not secrets)
         self._dirty: set[str] = set()
         self.manual: set[str] = set()  # parcels pushed only on request (test hooks)
+        self.simulated_stamps: set[str] = set()  # parcels dated ahead (test hooks)
         self._pushers: dict[str, asyncio.Task[None]] = {}
         self._clock: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -125,6 +129,10 @@ class Courier:
             await asyncio.sleep(delays[attempt])
         self._pushers.pop(nu, None)
 
+    def scan_speed(self, nu: str) -> float:
+        """Planned hours per hour of the clock that stamps this parcel's scans."""
+        return 1.0 if nu in self.simulated_stamps else self.config.scan_speed
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             context = signing.client_context(self.config.push_ca)
@@ -133,7 +141,7 @@ class Courier:
 
     async def push(self, parcel: Parcel, *, upto: int | None = None) -> bool:
         """One try: POST the tracking (the first ``upto`` scans, for tests) and record it."""
-        scans = parcel.scans(upto)
+        scans = parcel.scans(upto, speed=self.scan_speed(parcel.nu))
         form = protocol.push_form(parcel.com, parcel.nu, scans, parcel.salt)
         url = parcel.callback_url
         if self.hooks.misroute_next > 0:

@@ -62,8 +62,14 @@ class CarrierSimConfig:
     port: int
     tick_s: float = 0.05
     # A simulated clock shared with kuaidan (benches): parcels are booked at its time and
-    # their scans released by it; None: booked at the real time, scans ``time_factor`` ahead.
+    # their scans released by it; None: booked at the real time, and a journey's planned
+    # hours pass ``time_factor`` times faster than real ones.
     clock: AcceleratedClock | None = None
+
+    @property
+    def scan_speed(self) -> float:
+        """Planned journey hours per hour of the clock that stamps scans."""
+        return 1.0 if self.clock is not None else self.time_factor
 
     @property
     def credentials_file(self) -> Path:

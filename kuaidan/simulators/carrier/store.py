@@ -57,12 +57,16 @@ class Parcel:
     emitted: int
     status: str
 
-    def scans(self, count: int | None = None) -> list[dict[str, Any]]:
-        """The emitted scans (or the first ``count``), with absolute simulated times."""
+    def scans(self, count: int | None = None, *, speed: float = 1.0) -> list[dict[str, Any]]:
+        """The emitted scans (or the first ``count``), each stamped on the clock the parcel was
+        booked by: ``speed`` planned hours pass per hour of that clock (the time factor when
+        booked on the real clock, 1 on a shared simulated one), so a released scan is never
+        dated after the moment it was released."""
         start = datetime.fromisoformat(self.booked_at)
         chosen = self.plan[: self.emitted if count is None else min(count, self.emitted)]
         return [
-            {**scan, "at": (start + timedelta(hours=scan["hours"])).isoformat()} for scan in chosen
+            {**scan, "at": (start + timedelta(hours=scan["hours"] / speed)).isoformat()}
+            for scan in chosen
         ]
 
     @property
