@@ -491,6 +491,20 @@ def axis_label(name: str) -> str:
     return AXIS_LABELS.get(name.strip().lower(), name)
 
 
+def colour_axis(axes: Sequence[VariantAxis]) -> int | None:
+    """The position of the colour axis ('颜色 Colour', 'colour', 'color'), if there is one."""
+    colour = AXIS_LABELS["colour"]
+    return next((i for i, axis in enumerate(axes) if axis_label(axis.name) == colour), None)
+
+
+def colour_pictures(axes: Sequence[VariantAxis], pictures: Sequence[str]) -> dict[str, str]:
+    """Which picture shows each colour: a listing orders its pictures as its colours, so the
+    n-th picture shows the n-th colour; colours beyond the pictures get none (the page keeps
+    the first). Empty when no axis is a colour."""
+    index = colour_axis(axes)
+    return {} if index is None else dict(zip(axes[index].values, pictures, strict=False))
+
+
 @dataclass(frozen=True, slots=True)
 class VariantAxis:
     name: str

@@ -24,6 +24,8 @@ from kuaidan.catalog.domain import (
     VariantMatrix,
     ancestors,
     children_by_parent,
+    colour_axis,
+    colour_pictures,
 )
 from kuaidan.catalog.schemas import MAX_PAGE
 from kuaidan.core.errors import NotFound
@@ -228,9 +230,21 @@ async def product_page(request: Request, uow: Uow, product_id: str) -> Response:
             "selected": selected,
             "price_range": _price_range(product),
             "sku_data": _sku_data(product, matrix),
+            "main_image": _main_image(product, matrix, selected),
             "text": TEXT,
         },
     )
+
+
+def _main_image(product: ProductDetail, matrix: VariantMatrix, chosen: Variant | None) -> str:
+    """The chosen variant's colour picture, else the product's first picture ('' if none)."""
+    urls = product.image_urls
+    if not urls:
+        return ""
+    index = colour_axis(matrix.axes)
+    if chosen is None or index is None:
+        return urls[0]
+    return colour_pictures(matrix.axes, urls).get(chosen.values[index], urls[0])
 
 
 def _selected_variant(matrix: VariantMatrix, raw_sku: str) -> Variant | None:
@@ -262,5 +276,7 @@ def _sku_data(product: ProductDetail, matrix: VariantMatrix) -> dict[str, Any]:
             for v in matrix.variants
         ],
         "price_range": _price_range(product),
+        "colour_images": colour_pictures(matrix.axes, product.image_urls),
+        "first_image": product.image_urls[0] if product.images else None,
         "text": TEXT,
     }

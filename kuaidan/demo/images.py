@@ -527,16 +527,15 @@ def render(shape: str, colour_hex: str, label: str, *, variant: int = 1) -> Imag
 
 def image_paths(template: ProductTemplate) -> list[str]:
     """The media-relative paths of a product's pictures (``products/<key>/<n>.png``)."""
-    return [
-        f"{MEDIA_SUBDIR}/{template.image_key}/{n}.png" for n in range(1, IMAGES_PER_PRODUCT + 1)
-    ]
+    count = max(IMAGES_PER_PRODUCT, len(template.colours))  # one per colour, in its order
+    return [f"{MEDIA_SUBDIR}/{template.image_key}/{n}.png" for n in range(1, count + 1)]
 
 
 def draw_product_images(template: ProductTemplate, media_dir: Path) -> int:
     """Write the product's pictures under ``media_dir``; those already there are kept.
 
-    Returns how many files were written. The first picture is in the first colour, the
-    second in the next colour (or the same one, on a different background).
+    Returns how many files were written. Picture n is in the n-th colour, so the product page
+    shows the chosen colour's picture; a product of one colour gets two, on two backgrounds.
     """
     written = 0
     palette_ = template.colours

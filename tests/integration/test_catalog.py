@@ -452,6 +452,47 @@ async def test_sku_query_parameter_selects_a_variant_without_javascript(api, sho
     assert "缺货 Out of stock" in html
 
 
+async def test_the_product_picture_follows_the_chosen_colour(server, api, unique):
+    async with opened(server) as uow:
+        merchant = await merchants.create_merchant(
+            uow=uow, slug=f"pics-{unique}", name=f"图店{unique}", name_en=f"Pics {unique}"
+        )
+        await catalog.ensure_category(uow=uow, slug=f"pics-{unique}", name="服饰", name_en="Wear")
+        pictures = [f"products/{unique}/{n}.png" for n in (1, 2, 3)]
+        product = await catalog.create_product(
+            uow=uow,
+            merchant_id=merchant.id,
+            product=NewProduct(
+                title=f"卫衣 Hoodie {unique}",
+                description="",
+                category_slug=f"pics-{unique}",
+                specs=[],
+                images=pictures,
+                skus=[
+                    NewSku(f"H-{c}-{s}-{unique}", {COLOUR: colour, SIZE: s}, 9900, 3)
+                    for c, colour in (("BK", "黑色 Black"), ("GR", "灰色 Grey"))
+                    for s in ("M", "L")
+                ],
+            ),
+        )
+    black_m, _black_l, grey_m, _grey_l = product.skus
+    data = sku_data((await api.get(f"/p/{product.id}", headers=HTML)).text)
+    assert data["colour_images"] == {
+        "黑色 Black": f"/media/{pictures[0]}",
+        "灰色 Grey": f"/media/{pictures[1]}",
+    }
+
+    def main_picture(html: str) -> str:
+        found = re.search(r'<img class="product__image" src="([^"]+)"', html)
+        assert found is not None
+        return found.group(1)
+
+    grey = (await api.get(f"/p/{product.id}?sku={grey_m.id}", headers=HTML)).text
+    assert main_picture(grey) == f"/media/{pictures[1]}"
+    black = (await api.get(f"/p/{product.id}?sku={black_m.id}", headers=HTML)).text
+    assert main_picture(black) == f"/media/{pictures[0]}"
+
+
 def card_ids(html: str) -> set[int]:
     return {int(i) for i in re.findall(r'data-testid="product-card" data-product-id="(\d+)"', html)}
 

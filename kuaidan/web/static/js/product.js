@@ -4,7 +4,9 @@
  * updates the price, list price, availability and selected SKU; values that cannot be
  * combined with the other choices (no such SKU, or out of stock) are disabled. Clicking a
  * chosen value again clears it. The add-to-cart form takes the chosen SKU and is enabled only
- * for an in-stock one. Without JavaScript the buttons submit ?sku=ID instead.
+ * for an in-stock one. The main picture shows the chosen colour's picture (data.colour_images),
+ * or the first picture when no colour is chosen. Without JavaScript the buttons submit ?sku=ID
+ * instead, and the server picks the picture.
  */
 (function () {
   "use strict";
@@ -24,6 +26,9 @@
   var selectedSku = document.querySelector('[data-testid="selected-sku"]');
   var cartSku = document.querySelector('[data-testid="add-to-cart-sku"]');
   var cartButton = document.querySelector('[data-testid="add-to-cart"]');
+  var picture = document.querySelector('[data-testid="product-image"]');
+  var firstPicture = data.first_image;
+  var colourImages = data.colour_images || {};
   var labels = Array.prototype.map.call(
     picker.querySelectorAll("legend"),
     function (legend) { return legend.textContent.trim(); }
@@ -80,7 +85,24 @@
     availability.classList.toggle("is-out", state === "out-of-stock");
   }
 
+  /* The chosen colour's picture; any axis whose value has a picture is the colour axis. */
+  function renderPicture() {
+    if (!picture || !firstPicture) {
+      return;
+    }
+    var shown = firstPicture;
+    Object.keys(selection).forEach(function (axis) {
+      if (Object.prototype.hasOwnProperty.call(colourImages, selection[axis])) {
+        shown = colourImages[selection[axis]];
+      }
+    });
+    if (picture.getAttribute("src") !== shown) {
+      picture.setAttribute("src", shown);
+    }
+  }
+
   function renderSelection() {
+    renderPicture();
     var variant = currentVariant();
     price.textContent = variant ? variant.price : data.price_range;
     listPrice.textContent = variant && variant.list_price ? variant.list_price : "";
