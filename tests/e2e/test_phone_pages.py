@@ -66,7 +66,7 @@ async def test_every_main_page_fits_a_phone(
 ) -> None:
     from playwright.async_api import expect
 
-    base, problems = server.base_url, []
+    base, problems = server.base_url, list[str]()
     item = await _delivered(server, pay_sandbox, unique, "phone", _skus(unique, "PH", 5900))
     async with server.client() as api:
         paid = await paid_checkout(api, pay_sandbox, item.buyer, [(item.shop.sku_id, 1)])

@@ -293,7 +293,7 @@ def test_what_the_logins_table_suggests_to_try_exists(tmp_path: Path) -> None:
     def get_paths(routes: list[Any]) -> set[str]:
         found: set[str] = set()
         for route in routes:
-            if isinstance(route, APIRoute) and "GET" in route.methods:
+            if isinstance(route, APIRoute) and "GET" in (route.methods or ()):
                 found.add(route.path)
             inner = getattr(route, "original_router", None)  # an included router
             if inner is not None:
