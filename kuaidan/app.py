@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from kuaidan.core.db import database_unavailable
 from kuaidan.core.errors import DomainError, ServiceUnavailable, Unauthorized
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
+from kuaidan.core.worker import Worker
 from kuaidan.logistics import api as logistics_api
 from kuaidan.logistics import console_api as logistics_console_api
 from kuaidan.logistics import pages as logistics_pages
@@ -63,7 +65,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         worker_task = None
         if settings.run_worker_in_process:
             worker = app.state.container.worker(settings=settings.worker_settings())
-            worker_task = asyncio.create_task(worker.run_forever(stop), name="kuaidan-worker")
+            worker_task = asyncio.create_task(
+                _run_worker_later(worker, stop, settings.worker_start_delay_s),
+                name="kuaidan-worker",
+            )
         try:
             yield
         finally:
@@ -113,6 +118,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=media_dir), name="media")
     return app
+
+
+async def _run_worker_later(worker: Worker, stop: asyncio.Event, delay_s: float) -> None:
+    """The in-process worker, from ``delay_s`` after start-up on. A server restarted in a
+    flash sale finds a backlog of events, and draining it at once took the event loop, the
+    CPU and the pool from the requests already waiting: answers came seconds later. The
+    outbox keeps every event meanwhile; nothing is lost by starting a little later."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=delay_s)
+    if not stop.is_set():
+        await worker.run_forever(stop)
 
 
 def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:

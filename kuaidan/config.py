@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         default=True, description="Run the outbox/job worker inside `serve` (embedded default)."
     )
 
+    worker_start_delay_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="How long `serve`'s in-process worker waits after start-up before its first "
+        "pass, so that a restarted server answers requests before it drains a backlog.",
+    )
     worker_poll_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often an idle worker looks for due work."
     )

@@ -160,6 +160,7 @@ def make_settings(data_dir: Path, database_url: str | None, *, run_worker: bool 
         database_url=database_url,
         run_worker_in_process=run_worker,
         worker_poll_interval_s=0.2,
+        worker_start_delay_s=0.0,
         log_level="warning",
         # Test receivers of webhooks listen on loopback with the server's own certificate.
         webhook_allow_private=True,
