@@ -66,7 +66,7 @@ class ServerProcess:
         return f"https://localhost:{self.port}"
 
     def start(self) -> None:
-        with open(self.log or os.devnull, "ab") as output:
+        with (self.log or Path(os.devnull)).open("ab") as output:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kuaidan", "serve"],
                 env=self.env,
