@@ -75,6 +75,10 @@ class Container:
         broadcast = self.adapters.get("broadcast")
         if isinstance(broadcast, Broadcast):
             await broadcast.aclose()
+        flash = self.adapters.get("inventory.flash_sale")
+        closing = getattr(flash, "aclose", None)
+        if closing is not None:
+            await closing()
         if self._lane is not None:
             await self._lane.dispose()
         await self.db.dispose()
@@ -129,6 +133,8 @@ def flash_sale(settings: Settings) -> object:
         max_batch=settings.flash_max_batch,
         max_queue=settings.flash_max_queue,
         hold_ttl=timedelta(seconds=settings.flash_hold_ttl_s),
+        lease_ttl_s=settings.flash_lease_ttl_s,
+        lease_renew_s=settings.flash_lease_renew_s,
         redis=redis,
     )
 

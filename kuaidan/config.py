@@ -184,6 +184,20 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a batch's hold waits for its order before going back on sale.",
     )
+    flash_lease_ttl_s: float = Field(
+        default=4.0,
+        ge=1,
+        le=300,
+        description="How long a process's lease on its flash holds lasts unrenewed; the "
+        "holds of a process that stopped renewing go back on sale after it.",
+    )
+    flash_lease_renew_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often a process renews its lease on its flash holds (well below "
+        "KUAIDAN_FLASH_LEASE_TTL_S).",
+    )
 
     pay_provider: Literal["sandbox", "alipay"] = Field(
         default="sandbox", description="Which payment provider takes the buyers' money."

@@ -8,8 +8,10 @@ For a SKU that many checkouts want at once:
 - claims queue per SKU and are granted in batches: one transaction locks the stock row once,
   applies the per-buyer limits, reserves the batch's units with one conditional UPDATE and
   inserts one ``flash:`` reservation per buyer. The buyer's order then adopts its reservation
-  (no further write on the stock row). A hold whose order never commits, even because the
-  node died, is released by a job after ``hold_ttl``;
+  (no further write on the stock row). Each hold records the lease of the process that
+  granted it (:class:`HoldLease`, renewed every second or so); a hold whose lease expired
+  (the process died or stalled) is released by the SKU's next batch, under the stock row
+  lock, or by a job; a hold whose order never commits is released after ``hold_ttl`` at last;
 - the queue is bounded: beyond it a claim gets 429 at once.
 
 The gate only ever says "no" early; every unit sold went through the conditional update.
@@ -17,8 +19,12 @@ The gate only ever says "no" early; every unit sold went through the conditional
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -48,6 +54,75 @@ def new_holder() -> str:
     return HOLD_PREFIX + secrets.token_hex(12)
 
 
+class HoldLease:
+    """This process's lease on its flash holds: a ``hold_leases`` row renewed every
+    ``renew_every_s`` by a background task, taken at the first batch. A lease found expired
+    at renewal is never revived (its holds may be released already): a new one is taken."""
+
+    def __init__(self, *, ttl_s: float, renew_every_s: float) -> None:
+        self.ttl_s, self.renew_every_s = ttl_s, renew_every_s
+        self.lease_id: int | None = None
+        self._renewed = 0.0  # monotonic time of the last successful renewal
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._make_uow: Any = None
+
+    async def current(self, make_uow: Any) -> int:
+        """The lease id to grant holds under, taken or renewed first if it may be stale."""
+        self._make_uow = make_uow
+        async with self._lock:
+            if self.lease_id is None or time.monotonic() - self._renewed > self.ttl_s / 2:
+                await self._renew()
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._renew_forever())
+            assert self.lease_id is not None
+            return self.lease_id
+
+    async def _renew(self) -> None:
+        uow: UnitOfWork = self._make_uow()
+        started = time.monotonic()
+        try:
+            async with uow.atomic():
+                now = uow.now()
+                until = now + timedelta(seconds=self.ttl_s)
+                kept = self.lease_id is not None and await repository.renew_lease(
+                    uow.session, lease_id=self.lease_id, now=now, expires_at=until
+                )
+                if not kept:
+                    if self.lease_id is not None:
+                        log.warning(
+                            "flash hold lease %s had expired; taking a new one", self.lease_id
+                        )
+                    self.lease_id = await repository.insert_lease(
+                        uow.session,
+                        host=socket.gethostname()[:255],
+                        pid=os.getpid(),
+                        now=now,
+                        expires_at=until,
+                    )
+        finally:
+            await uow.close()
+        self._renewed = started
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                async with self._lock:
+                    await self._renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: the lease lapses, holds come back
+                log.warning("could not renew the flash hold lease", exc_info=True)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 class FlashSale:
     """The process's gate: marks, in-flight counts and one batcher per hot SKU."""
 
@@ -59,8 +134,11 @@ class FlashSale:
         max_batch: int = 100,
         max_queue: int = 1000,
         hold_ttl: timedelta = timedelta(minutes=2),
+        lease_ttl_s: float = 4.0,
+        lease_renew_s: float = 1.0,
         redis: Any | None = None,
     ) -> None:
+        self.lease = HoldLease(ttl_s=lease_ttl_s, renew_every_s=lease_renew_s)
         self.marks = SoldOutMarks(sold_out_ttl_s)
         self.inflight = InFlight(hot_threshold)
         self.max_batch, self.max_queue = max_batch, max_queue
@@ -149,26 +227,35 @@ class FlashSale:
     async def _run_batch(
         self, db: Any, template: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim]
     ) -> tuple[list[FlashHold | Exception], int | None]:
-        uow = UnitOfWork(db, cipher=template.cipher, clock=template.clock)
+        def make_uow() -> UnitOfWork:
+            return UnitOfWork(db, cipher=template.cipher, clock=template.clock)
+
+        lease_id = await self.lease.current(make_uow)
+        uow = make_uow()
         try:
-            results, left = await grant_batch(uow, sku_id, claims)
+            results, left = await grant_batch(uow, sku_id, claims, lease_id=lease_id)
         finally:
             await uow.close()
         if left is not None and left <= 0:
             await self.mark_sold_out(sku_id)
         return results, left
 
+    async def aclose(self) -> None:
+        await self.lease.aclose()
+
 
 async def grant_batch(
-    uow: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim]
+    uow: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim], *, lease_id: int | None = None
 ) -> tuple[list[FlashHold | Exception], int | None]:
-    """One transaction for a batch: lock the stock row, grant, reserve, insert the holds."""
+    """One transaction for a batch: lock the stock row, take back the holds of expired
+    leases, grant, reserve, insert the holds under ``lease_id``."""
     async with uow.atomic():
         locked = await repository.lock_stock(uow.session, sku_id)
         if locked is None:
             missing = NotFound(f"no stock is kept for SKU {sku_id}")
             return [missing] * len(claims), None
         available, limit = locked
+        available += await _take_back_expired(uow, sku_id)
         buyers = {c.buyer_id for c in claims if c.buyer_id is not None}
         held = {}
         if limit is not None:
@@ -190,6 +277,7 @@ async def grant_batch(
             sku_id=sku_id,
             holds=[(holders[i], claims[i].buyer_id, claims[i].quantity) for i in holders],
             now=now,
+            lease_id=lease_id,
         )
     results: list[FlashHold | Exception] = [
         FlashHold(ids[holders[i]], holders[i], sku_id, claims[i].quantity, left)
@@ -198,6 +286,21 @@ async def grant_batch(
         for i in range(len(claims))
     ]
     return results, left
+
+
+async def _take_back_expired(uow: UnitOfWork, sku_id: int) -> int:
+    """Under the locked stock row: release the SKU's holds of expired leases; units freed."""
+    now = uow.now()
+    freed = await repository.release_expired_lease_holds(
+        uow.session, sku_id=sku_id, prefix=HOLD_PREFIX, now=now
+    )
+    if freed:
+        done = await repository.unreserve_units(
+            uow.session, sku_id=sku_id, quantity=freed, sold=False, now=now
+        )
+        assert done, "the released holds' units were reserved"
+        log.info("SKU %s: %s units of expired flash leases back on sale", sku_id, freed)
+    return freed
 
 
 def _refused(sku_id: int, limit: int | None, claim: FlashClaim, grant: int | Refusal) -> Exception:

@@ -19,5 +19,5 @@ async def release_stale_holds(uow: UnitOfWork) -> None:
 
 
 REGISTRY = Registry(
-    jobs=[Job("inventory.release_stale_holds", timedelta(seconds=30), release_stale_holds)]
+    jobs=[Job("inventory.release_stale_holds", timedelta(seconds=5), release_stale_holds)]
 )

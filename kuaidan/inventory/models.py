@@ -60,6 +60,25 @@ class ReservationRow(Base):
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(String(200))
+    # The lease of the process that granted a flash hold; cleared when an order adopts it.
+    lease_id: Mapped[int | None] = mapped_column(BigId, index=True)
+
+
+class HoldLeaseRow(Base):
+    """A serving process's lease on its flash holds, renewed every second or so.
+
+    A lease whose ``expires_at`` has passed belongs to a process that died (or stalled): its
+    holds that no order adopted go back on sale.
+    """
+
+    __tablename__ = "hold_leases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class StockMovementRow(Base):

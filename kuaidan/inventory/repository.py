@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kuaidan.inventory.domain import MovementKind, ReservationStatus, StockFigures
-from kuaidan.inventory.models import ReservationRow, StockLevelRow, StockMovementRow
+from kuaidan.inventory.models import (
+    HoldLeaseRow,
+    ReservationRow,
+    StockLevelRow,
+    StockMovementRow,
+)
 
 NO_SYNC = {"synchronize_session": False}
 OPEN = ReservationStatus.OPEN.value
@@ -197,13 +202,17 @@ async def insert_reservations(
     )
 
 
-async def units_held_by_buyer(session: AsyncSession, *, buyer_id: int, sku_id: int) -> int:
-    """Units of the SKU the buyer holds in open reservations or has bought (consumed ones)."""
+async def units_held_by_buyer(
+    session: AsyncSession, *, buyer_id: int, sku_id: int, now: datetime
+) -> int:
+    """Units of the SKU the buyer holds in open reservations or has bought (consumed ones);
+    a hold whose lease expired counts no more (it can never be adopted)."""
     held = await session.scalar(
         select(func.coalesce(func.sum(ReservationRow.quantity), 0)).where(
             ReservationRow.buyer_id == buyer_id,
             ReservationRow.sku_id == sku_id,
             ReservationRow.status.in_([OPEN, ReservationStatus.CONSUMED.value]),
+            _lease_live(now),
         )
     )
     return int(held or 0)
@@ -337,6 +346,7 @@ async def insert_holds(
     sku_id: int,
     holds: Sequence[tuple[str, int | None, int]],
     now: datetime,
+    lease_id: int | None = None,
 ) -> dict[str, int]:
     """Open reservations (holder, buyer_id, quantity) of one SKU in one statement; their ids
     by holder (each hold has a holder of its own)."""
@@ -352,6 +362,7 @@ async def insert_holds(
                 "quantity": quantity,
                 "status": OPEN,
                 "created_at": now,
+                "lease_id": lease_id,
             }
             for holder, buyer_id, quantity in holds
         ],
@@ -360,17 +371,19 @@ async def insert_holds(
 
 
 async def adopt_reservation(
-    session: AsyncSession, *, reservation_id: int, holder: str, new_holder: str
+    session: AsyncSession, *, reservation_id: int, holder: str, new_holder: str, now: datetime
 ) -> bool:
-    """Hand an open reservation to a new holder (its order); False when it is not open."""
+    """Hand an open reservation to a new holder (its order); False when it is not open or
+    its lease has expired (it is as good as released). The order's reservation has no lease."""
     result = await session.execute(
         update(ReservationRow)
         .where(
             ReservationRow.id == reservation_id,
             ReservationRow.holder == holder,
             ReservationRow.status == OPEN,
+            _lease_live(now),
         )
-        .values(holder=new_holder)
+        .values(holder=new_holder, lease_id=None)
         .execution_options(**NO_SYNC)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -386,6 +399,95 @@ async def stale_holders(
             ReservationRow.holder.startswith(prefix, autoescape=True),
             ReservationRow.status == OPEN,
             ReservationRow.created_at < before,
+        )
+        .order_by(ReservationRow.id)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(rows.all()))
+
+
+# --- leases on flash holds ----------------------------------------------------------------
+
+
+def _lease_live(now: datetime) -> Any:
+    """No lease, or a lease not yet expired."""
+    expired = exists().where(
+        HoldLeaseRow.id == ReservationRow.lease_id, HoldLeaseRow.expires_at < now
+    )
+    return or_(ReservationRow.lease_id.is_(None), ~expired)
+
+
+async def insert_lease(
+    session: AsyncSession, *, host: str, pid: int, now: datetime, expires_at: datetime
+) -> int:
+    result = await session.execute(
+        insert(HoldLeaseRow)
+        .values(host=host, pid=pid, started_at=now, renewed_at=now, expires_at=expires_at)
+        .returning(HoldLeaseRow.id)
+    )
+    return int(result.scalar_one())
+
+
+async def renew_lease(
+    session: AsyncSession, *, lease_id: int, now: datetime, expires_at: datetime
+) -> bool:
+    """Extend a lease that has not expired; False when it has (its holds are forfeit)."""
+    result = await session.execute(
+        update(HoldLeaseRow)
+        .where(HoldLeaseRow.id == lease_id, HoldLeaseRow.expires_at >= now)
+        .values(renewed_at=now, expires_at=expires_at)
+        .execution_options(**NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_expired_lease_holds(
+    session: AsyncSession, *, sku_id: int, prefix: str, now: datetime
+) -> int:
+    """Release the SKU's open holds whose lease expired; the units released.
+
+    Call under the SKU's stock row lock. Holds locked by someone else (being adopted or
+    released right now) are skipped, so this never waits on a reservation row while holding
+    the stock row; the caller gives the units back to the stock row.
+    """
+    expired = (
+        select(ReservationRow.id)
+        .join(HoldLeaseRow, HoldLeaseRow.id == ReservationRow.lease_id)
+        .where(
+            ReservationRow.sku_id == sku_id,
+            ReservationRow.status == OPEN,
+            ReservationRow.holder.startswith(prefix, autoescape=True),
+            HoldLeaseRow.expires_at < now,
+        )
+        .order_by(ReservationRow.id)
+        .with_for_update(skip_locked=True, of=ReservationRow)
+    )
+    ids = list((await session.scalars(expired)).all())
+    if not ids:
+        return 0
+    result = await session.execute(
+        update(ReservationRow)
+        .where(ReservationRow.id.in_(ids), ReservationRow.status == OPEN)
+        .values(
+            status=ReservationStatus.RELEASED.value, closed_at=now, reason="flash lease expired"
+        )
+        .returning(ReservationRow.quantity)
+        .execution_options(**NO_SYNC)
+    )
+    return sum(int(q) for q in result.scalars().all())
+
+
+async def expired_lease_holders(
+    session: AsyncSession, *, prefix: str, now: datetime, limit: int
+) -> list[str]:
+    """Holders of open holds whose lease has expired, oldest first."""
+    rows = await session.scalars(
+        select(ReservationRow.holder)
+        .join(HoldLeaseRow, HoldLeaseRow.id == ReservationRow.lease_id)
+        .where(
+            ReservationRow.holder.startswith(prefix, autoescape=True),
+            ReservationRow.status == OPEN,
+            HoldLeaseRow.expires_at < now,
         )
         .order_by(ReservationRow.id)
         .limit(limit)

@@ -210,7 +210,7 @@ async def _take_units(
             raise await _why_not_reserved(uow, lines[index:])
         if buyer_id is not None and done.per_buyer_limit is not None:
             already = await repository.units_held_by_buyer(
-                uow.session, buyer_id=buyer_id, sku_id=sku_id
+                uow.session, buyer_id=buyer_id, sku_id=sku_id, now=now
             )
             check_purchase_limit(
                 sku_id=sku_id, limit=done.per_buyer_limit, already=already, requested=quantity
@@ -396,7 +396,11 @@ async def adopt_hold(*, uow: UnitOfWork, hold: FlashHold, holder: str) -> None:
     check_label(holder, field="holder", max_length=HOLDER_MAX_LENGTH)
     async with uow.atomic():
         if not await repository.adopt_reservation(
-            uow.session, reservation_id=hold.reservation_id, holder=hold.holder, new_holder=holder
+            uow.session,
+            reservation_id=hold.reservation_id,
+            holder=hold.holder,
+            new_holder=holder,
+            now=uow.now(),
         ):
             raise Conflict("the units held for you ran out of time; please try again")
 
@@ -409,15 +413,20 @@ async def adopt_hold(*, uow: UnitOfWork, hold: FlashHold, holder: str) -> None:
 async def release_stale_holds(
     *, uow: UnitOfWork, older_than: timedelta | None = None, limit: int = 500
 ) -> int:
-    """Release flash holds older than the hold time whose order never came (e.g. the node
-    died between the batch and the order); how many holders were released."""
+    """Release flash holds whose order never came: those whose process lease expired (the
+    node died between the batch and the order), and, as the last line of defence, those
+    older than the hold time; how many holders were released."""
     gate = _flash(uow)
     ttl = older_than if older_than is not None else DEFAULT_HOLD_TTL
     if older_than is None and gate is not None:
         ttl = gate.hold_ttl
-    holders = await repository.stale_holders(
+    holders = await repository.expired_lease_holders(
+        uow.session, prefix=HOLD_PREFIX, now=uow.now(), limit=limit
+    )
+    holders += await repository.stale_holders(
         uow.session, prefix=HOLD_PREFIX, before=uow.now() - ttl, limit=limit
     )
+    holders = list(dict.fromkeys(holders))
     released = 0
     for holder in holders:
         released += bool(await release(uow=uow, holder=holder, reason="flash hold expired"))

@@ -263,3 +263,60 @@ async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mar
     assert await _attempt(gated, sale, sale.buyers[1]) == "ok"  # who asks again gets it
     assert not gate.marks.has(sale.sku_id)
     assert await _attempt(gated, sale, sale.buyers[2]) == "out_of_stock"  # the database's
+
+
+async def test_holds_of_an_expired_lease_go_back_on_sale_at_the_next_batch(
+    gated: Container,
+) -> None:
+    """A process stops renewing its lease (it died, or stalled): the next batch of the SKU
+    releases its holds under the stock row lock, the buyer's own orphaned hold no longer
+    counts against the per-buyer limit, and the stalled process can no longer adopt it."""
+    from kuaidan.core.db import UnitOfWork
+    from kuaidan.core.errors import Conflict
+    from kuaidan.inventory.domain import FlashClaim, FlashHold
+    from kuaidan.inventory.flashsale import grant_batch
+
+    sale = await open_sale(gated, units=1, buyers=1, tag=uuid.uuid4().hex[:8])
+    gate = gated.adapters["inventory.flash_sale"]
+    assert isinstance(gate, FlashSale)
+    buyer = sale.buyers[0].user_id
+    lease_id = await gate.lease.current(gated.unit_of_work)
+
+    async def grant() -> FlashHold | Exception:
+        uow: UnitOfWork = gated.unit_of_work()
+        try:
+            lease = await gate.lease.current(gated.unit_of_work)
+            results, _left = await grant_batch(
+                uow, sale.sku_id, [FlashClaim(buyer, 1)], lease_id=lease
+            )
+            return results[0]
+        finally:
+            await uow.close()
+
+    orphan = await grant()
+    assert isinstance(orphan, FlashHold)
+    assert isinstance(await grant(), Exception)  # held: nothing left, the limit reached
+    uow = gated.unit_of_work()
+    try:
+        async with uow.atomic():
+            await uow.session.execute(
+                text("UPDATE hold_leases SET expires_at = :t WHERE id = :id"),
+                {"t": uow.now() - timedelta(seconds=1), "id": lease_id},
+            )
+    finally:
+        await uow.close()
+    gate.lease._renewed = 0.0  # the stalled process notices at its next grant
+
+    again = await grant()
+    assert isinstance(again, FlashHold), again
+    assert again.reservation_id != orphan.reservation_id
+    uow = gated.unit_of_work()
+    try:
+        with pytest.raises(Conflict):
+            async with uow.atomic():
+                await inventory.adopt_hold(uow=uow, hold=orphan, holder="order:stalled")
+    finally:
+        await uow.close()
+    _orders, reserved, on_hand, problems = await _counts(gated, sale.sku_id)
+    assert (reserved, on_hand, problems) == (1, 1, [])
+    assert gate.lease.lease_id != lease_id
