@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuaidan import deps
+from kuaidan import deps, openapi
 from kuaidan.accounts import api as accounts_api
 from kuaidan.accounts import pages as accounts_pages
 from kuaidan.bootstrap import Container, build_container
@@ -51,7 +51,7 @@ from kuaidan.security.middleware import (
 
 log = logging.getLogger("kuaidan")
 
-SESSION_COOKIE = "kd_session"
+SESSION_COOKIE = deps.SESSION_COOKIE
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     _add_middleware(app, settings, session_key)
     _add_error_handlers(app)
+    openapi.install(app)
     page_deps = [Depends(deps.load_optional_user)]
     app.include_router(ops_api.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
@@ -253,6 +254,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, code, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:  # every method of the path, not the first route's alone
+            response.headers["Allow"] = openapi.allowed_methods(request.app, request.scope["path"])
         return response
 
     @app.exception_handler(Exception)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role, UserInfo
@@ -19,6 +20,23 @@ from kuaidan.core.errors import Forbidden, Unauthorized
 from kuaidan.core.templating import csrf_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_COOKIE = "kd_session"
+
+# The two ways to be a caller, declared as security schemes in the OpenAPI document. They
+# never refuse on their own (``auto_error=False``): ``load_optional_user`` judges both.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    description="An API token, issued by POST /api/v1/auth/tokens.",
+    auto_error=False,
+)
+session_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The signed session cookie of a browser signed in on the pages.",
+    auto_error=False,
+)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+SessionCookie = Annotated[str | None, Depends(session_scheme)]
 
 
 def container_of(request: Request) -> Any:
@@ -44,7 +62,9 @@ def _bearer_token(request: Request) -> str | None:
     return None
 
 
-async def load_optional_user(request: Request, uow: Uow) -> UserInfo | None:
+async def load_optional_user(
+    request: Request, uow: Uow, _bearer: BearerCredentials, _session: SessionCookie
+) -> UserInfo | None:
     """Resolve the caller from a bearer token or the session cookie; None for a guest."""
     if hasattr(request.state, "user"):
         return request.state.user  # type: ignore[no-any-return]
@@ -88,6 +108,9 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, UserInfo]]:
 
     return check
 
+
+ROLE_CHECK = require_role.__qualname__ + ".<locals>.check"
+"""How a role check is recognised in a route's dependencies (the OpenAPI document's 403s)."""
 
 Buyer = Annotated[UserInfo, Depends(require_role(Role.BUYER))]
 Merchant = Annotated[UserInfo, Depends(require_role(Role.MERCHANT))]
