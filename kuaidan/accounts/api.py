@@ -27,6 +27,7 @@ from kuaidan.accounts.schemas import (
     UserRead,
 )
 from kuaidan.core.errors import InvalidInput
+from kuaidan.core.fields import Id
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageRequest
 
 # Cookie-authenticated calls that change something need the CSRF token (JSON is exempt).
@@ -80,7 +81,7 @@ async def list_tokens(user: deps.CurrentUser, uow: deps.Uow) -> list[TokenRead]:
 @router.delete(
     "/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token"
 )
-async def revoke_token(token_id: int, user: deps.CurrentUser, uow: deps.Uow) -> Response:
+async def revoke_token(token_id: Id, user: deps.CurrentUser, uow: deps.Uow) -> Response:
     await service.revoke_api_token(uow=uow, user_id=user.id, token_id=token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -118,14 +119,14 @@ async def add_address(body: AddressCreate, user: deps.Buyer, uow: deps.Uow) -> A
 
 
 @router.get("/me/addresses/{address_id}", summary="One of my addresses")
-async def get_address(address_id: int, user: deps.Buyer, uow: deps.Uow) -> AddressRead:
+async def get_address(address_id: Id, user: deps.Buyer, uow: deps.Uow) -> AddressRead:
     address = await service.get_address(uow=uow, user_id=user.id, address_id=address_id)
     return AddressRead.model_validate(address)
 
 
 @router.patch("/me/addresses/{address_id}", summary="Change an address or make it the default")
 async def update_address(
-    address_id: int, body: AddressUpdate, user: deps.Buyer, uow: deps.Uow
+    address_id: Id, body: AddressUpdate, user: deps.Buyer, uow: deps.Uow
 ) -> AddressRead:
     changes = body.model_dump(exclude_unset=True)
     required = ("recipient", "phone", "province", "city", "line", "is_default")
@@ -146,7 +147,7 @@ async def update_address(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove an address",
 )
-async def delete_address(address_id: int, user: deps.Buyer, uow: deps.Uow) -> Response:
+async def delete_address(address_id: Id, user: deps.Buyer, uow: deps.Uow) -> Response:
     await service.delete_address(uow=uow, user_id=user.id, address_id=address_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -24,6 +24,7 @@ from kuaidan.accounts.domain import (
 )
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, InvalidInput
+from kuaidan.core.fields import Id
 from kuaidan.core.templating import csrf_token, render
 
 router = APIRouter(include_in_schema=False)
@@ -234,7 +235,7 @@ async def account_create_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[deps.CsrfProtected])
-async def account_revoke_token(token_id: int, user: deps.CurrentUser, uow: deps.Uow) -> Response:
+async def account_revoke_token(token_id: Id, user: deps.CurrentUser, uow: deps.Uow) -> Response:
     await service.revoke_api_token(uow=uow, user_id=user.id, token_id=token_id)
     return _see_other("/account?msg=token_revoked")
 
@@ -264,12 +265,12 @@ async def account_add_address(request: Request, buyer: deps.Buyer, uow: deps.Uow
 
 
 @router.post("/account/addresses/{address_id}/delete", dependencies=[deps.CsrfProtected])
-async def account_delete_address(address_id: int, buyer: deps.Buyer, uow: deps.Uow) -> Response:
+async def account_delete_address(address_id: Id, buyer: deps.Buyer, uow: deps.Uow) -> Response:
     await service.delete_address(uow=uow, user_id=buyer.id, address_id=address_id)
     return _see_other("/account?msg=address_deleted")
 
 
 @router.post("/account/addresses/{address_id}/default", dependencies=[deps.CsrfProtected])
-async def account_default_address(address_id: int, buyer: deps.Buyer, uow: deps.Uow) -> Response:
+async def account_default_address(address_id: Id, buyer: deps.Buyer, uow: deps.Uow) -> Response:
     await service.update_address(uow=uow, user_id=buyer.id, address_id=address_id, is_default=True)
     return _see_other("/account?msg=address_default")

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan.accounts.domain import Role
+from kuaidan.core.fields import Text
 from kuaidan.core.pagination import PageMeta
 
 # Generous outer bounds; the domain rules give the precise, friendlier messages.
@@ -25,9 +26,9 @@ class _Response(BaseModel):
 class RegisterRequest(_Request):
     email: str = Field(max_length=254, examples=["buyer@example.com"])
     password: Password
-    display_name: str = Field(min_length=1, max_length=50)
-    full_name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
+    display_name: Text = Field(min_length=1, max_length=50)
+    full_name: Text | None = Field(default=None, max_length=100)
+    phone: Text | None = Field(default=None, max_length=32, examples=["+86 138 0013 8000"])
 
 
 class TokenRequest(_Request):
@@ -42,32 +43,32 @@ class TokenRequest(_Request):
 class ProfileUpdate(_Request):
     """Only the fields sent change; ``null`` or ``""`` removes the full name or the phone."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=50)
-    full_name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=32)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=50)
+    full_name: Text | None = Field(default=None, max_length=100)
+    phone: Text | None = Field(default=None, max_length=32)
 
 
 class AddressCreate(_Request):
-    recipient: str = Field(min_length=1, max_length=50)
-    phone: str = Field(min_length=1, max_length=32)
-    province: str = Field(min_length=1, max_length=50, examples=["浙江省"])
-    city: str = Field(min_length=1, max_length=50, examples=["杭州市"])
-    district: str = Field(default="", max_length=50, examples=["西湖区"])
-    line: str = Field(min_length=1, max_length=200, examples=["文三路 90 号 3 幢 501"])
-    postcode: str | None = Field(default=None, max_length=10)
+    recipient: Text = Field(min_length=1, max_length=50)
+    phone: Text = Field(min_length=1, max_length=32)
+    province: Text = Field(min_length=1, max_length=50, examples=["浙江省"])
+    city: Text = Field(min_length=1, max_length=50, examples=["杭州市"])
+    district: Text = Field(default="", max_length=50, examples=["西湖区"])
+    line: Text = Field(min_length=1, max_length=200, examples=["文三路 90 号 3 幢 501"])
+    postcode: Text | None = Field(default=None, max_length=10)
     is_default: bool = False
 
 
 class AddressUpdate(_Request):
     """Only the fields sent change; ``""`` clears the district or the postcode."""
 
-    recipient: str | None = Field(default=None, min_length=1, max_length=50)
-    phone: str | None = Field(default=None, min_length=1, max_length=32)
-    province: str | None = Field(default=None, min_length=1, max_length=50)
-    city: str | None = Field(default=None, min_length=1, max_length=50)
-    district: str | None = Field(default=None, max_length=50)
-    line: str | None = Field(default=None, min_length=1, max_length=200)
-    postcode: str | None = Field(default=None, max_length=10)
+    recipient: Text | None = Field(default=None, min_length=1, max_length=50)
+    phone: Text | None = Field(default=None, min_length=1, max_length=32)
+    province: Text | None = Field(default=None, min_length=1, max_length=50)
+    city: Text | None = Field(default=None, min_length=1, max_length=50)
+    district: Text | None = Field(default=None, max_length=50)
+    line: Text | None = Field(default=None, min_length=1, max_length=200)
+    postcode: Text | None = Field(default=None, max_length=10)
     is_default: bool | None = None
 
 

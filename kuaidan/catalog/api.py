@@ -26,6 +26,7 @@ from kuaidan.catalog.schemas import (
     ReturnWindowPut,
 )
 from kuaidan.core.errors import NotFound
+from kuaidan.core.fields import Id
 from kuaidan.core.pagination import PageRequest
 from kuaidan.deps import Uow
 from kuaidan.merchants import service as merchants
@@ -58,7 +59,7 @@ async def search_products(uow: Uow, params: Annotated[ProductSearchParams, Query
 
 
 @router.get("/products/{product_id}", summary="One listed product with its SKUs")
-async def get_product(uow: Uow, product_id: int) -> ProductRead:
+async def get_product(uow: Uow, product_id: Id) -> ProductRead:
     """Public: no sign-in needed. SKUs with availability and the variant axes; 404 unless
     the product is listed."""
     return ProductRead.of(await service.get_product(uow=uow, product_id=product_id))
@@ -72,7 +73,7 @@ async def list_merchants(uow: Uow, params: Annotated[PageParams, Query()]) -> Me
 
 
 @router.get("/merchants/{merchant_id}", summary="One active merchant")
-async def get_merchant(uow: Uow, merchant_id: int) -> MerchantRead:
+async def get_merchant(uow: Uow, merchant_id: Id) -> MerchantRead:
     """Public: no sign-in needed. 404 for unknown or suspended merchants."""
     merchant = await merchants.get_merchant(uow=uow, merchant_id=merchant_id)
     if not merchant.is_active:

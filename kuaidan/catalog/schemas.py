@@ -18,6 +18,7 @@ from kuaidan.catalog.domain import (
     Sort,
     Variant,
 )
+from kuaidan.core.fields import Fen
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageOf
 from kuaidan.merchants.domain import MerchantInfo
 
@@ -40,8 +41,8 @@ class PageParams(Strict):
 class ProductSearchParams(PageParams):
     q: str | None = Field(None, max_length=QUERY_MAX, description="Words in title/description.")
     category: str | None = Field(None, max_length=64, description="Category slug (with children).")
-    min_price: int | None = Field(None, ge=0, description="Lowest SKU price, in fen.")
-    max_price: int | None = Field(None, ge=0, description="Highest SKU price, in fen.")
+    min_price: Fen | None = Field(None, description="Lowest SKU price, in fen.")
+    max_price: Fen | None = Field(None, description="Highest SKU price, in fen.")
     in_stock: bool = Field(False, description="Only products that can be ordered now.")
     sort: Sort = Sort.RELEVANCE
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from kuaidan.accounts.domain import UserInfo
 from kuaidan.core.errors import Forbidden
+from kuaidan.core.fields import Id
 from kuaidan.deps import CsrfProtected, Merchant, Uow
 from kuaidan.merchants import service
 from kuaidan.merchants.schemas import (
@@ -48,7 +49,7 @@ async def create_webhook(
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204, summary="Remove a webhook endpoint")
-async def delete_webhook(endpoint_id: int, uow: Uow, user: Merchant) -> Response:
+async def delete_webhook(endpoint_id: Id, uow: Uow, user: Merchant) -> Response:
     """Merchant staff only; another merchant's endpoint is not found."""
     await service.delete_webhook(uow=uow, merchant_id=_merchant_id(user), endpoint_id=endpoint_id)
     return Response(status_code=204)

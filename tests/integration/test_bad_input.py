@@ -4,10 +4,15 @@ The routes come from the app's own OpenAPI document, so a new route is swept the
 Each route gets malformed JSON, a body of the wrong type, unknown fields, an oversized body,
 bad pagination and unknown or malformed ids, both anonymously and as an admin (who passes every
 role check, so the input itself is what gets judged). Nothing may be written by any of it.
+
+A second sweep sends ids that cannot exist (2⁶³, 10³⁰, 0, negative) in every integer path,
+query and body field, and control characters in every text field of a body that is otherwise
+well formed, as a buyer and as an admin: each is refused with a 4xx, never stored.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ UNKNOWN_ID = "987654321"
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 # Tables that change on their own while the server runs (worker, readiness probe).
 SELF_CHANGING_TABLES = {"outbox_events", "outbox_deliveries", "scheduled_jobs", "ops_heartbeats"}
+IMPOSSIBLE_INTS = (2**63, 10**30, -1)  # no integer field takes these; ids take no 0 either
+CONTROL_TEXTS = ("nul\x00here", "bell\x07", "esc\x1b[2J", "c1\x85next", "del\x7f")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,147 @@ def probes_for(method: str, path: str, op: dict[str, Any], max_body: int) -> Ite
         )
 
 
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _sample(schema: dict[str, Any], node: dict[str, Any]) -> Any:
+    """A small value that the node's JSON Schema accepts (required properties only)."""
+    node = _resolve(schema, node)
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            return _sample(schema, next(n for n in node[key] if n.get("type") != "null"))
+    if "enum" in node:
+        return node["enum"][0]
+    if "const" in node:
+        return node["const"]
+    kind = node.get("type")
+    if kind == "object":
+        return {
+            name: _sample(schema, prop)
+            for name, prop in node.get("properties", {}).items()
+            if name in node.get("required", ())
+        }
+    if kind == "array":
+        return [_sample(schema, node["items"])] * max(1, node.get("minItems", 1))
+    if kind in ("integer", "number"):
+        return max(1, int(node.get("minimum", 1)))
+    if kind == "boolean":
+        return True
+    return "x" * max(1, node.get("minLength", 1))
+
+
+def _leaves(
+    schema: dict[str, Any], node: dict[str, Any], path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each integer or free-text leaf of a body schema, as a path into a sampled body."""
+    node = _resolve(schema, node)
+    for key in ("anyOf", "oneOf"):
+        for option in node.get(key, ()):
+            yield from _leaves(schema, option, path)
+    kind = node.get("type")
+    if kind == "object":
+        for name, prop in node.get("properties", {}).items():
+            yield from _leaves(schema, prop, (*path, name))
+    elif kind == "array":
+        yield from _leaves(schema, node["items"], (*path, 0))
+    elif kind == "integer" or (kind == "string" and not {"enum", "format"} & node.keys()):
+        yield path, kind
+
+
+def _with(
+    body: Any,
+    schema: dict[str, Any],
+    op_body: dict[str, Any],
+    path: tuple[str | int, ...],
+    value: Any,
+) -> Any:
+    """A copy of ``body`` with the leaf at ``path`` set to ``value`` (filling what is missing)."""
+    body = json.loads(json.dumps(body))
+    node, target = _resolve(schema, op_body), body
+    for depth, step in enumerate(path):
+        node = _resolve(schema, node)
+        options = [node, *(_resolve(schema, n) for n in node.get("anyOf", ()))]
+        node = next(o for o in options if o.get("type") in ("object", "array"))
+        child = node["properties"][step] if isinstance(step, str) else node["items"]
+        last = depth == len(path) - 1
+        if isinstance(step, str):
+            if last:
+                target[step] = value
+            else:
+                target = target.setdefault(step, _sample(schema, child))
+        else:
+            if not target:
+                target.append(_sample(schema, child))
+            if last:
+                target[0] = value
+            else:
+                target = target[0]
+        node = child
+    return body
+
+
+def edge_probes(
+    schema: dict[str, Any], method: str, path: str, op: dict[str, Any]
+) -> Iterator[Probe]:
+    """Impossible ids in each integer parameter and body field; control characters in text."""
+    json_type = "application/json"
+    params = op.get("parameters", [])
+    body_schema = op.get("requestBody", {}).get("content", {}).get(json_type, {}).get("schema")
+    body = _sample(schema, body_schema) if body_schema else None
+    content = json.dumps(body).encode() if body_schema else None
+    fill = {p["name"]: UNKNOWN_ID if _int(schema, p["schema"]) else "x" for p in params}
+    fill = {**dict.fromkeys(re.findall(r"\{([^}]+)\}", path), "x"), **fill}
+    concrete = _fill_each(path, fill)
+    for param in params:
+        if not _int(schema, param["schema"]):
+            continue
+        name = param["name"]
+        for bad in _impossible(name):
+            label = f"{param['in']} {name}={bad}"
+            if param["in"] == "path":
+                where = _fill_each(path, {**fill, name: str(bad)})
+                yield Probe(label, method, where, content, json_type if content else None)
+            elif param["in"] == "query":
+                yield Probe(
+                    label,
+                    method,
+                    concrete,
+                    content,
+                    json_type if content else None,
+                    params={param["name"]: str(bad)},
+                )
+    if body_schema is None:
+        return
+    for leaf, kind in _leaves(schema, body_schema):
+        values: tuple[int | str, ...] = (
+            _impossible(next((s for s in reversed(leaf) if isinstance(s, str)), ""))
+            if kind == "integer"
+            else CONTROL_TEXTS
+        )
+        for wrong in values:
+            sent = json.dumps(_with(body, schema, body_schema, leaf, wrong)).encode()
+            label = f"body {'.'.join(map(str, leaf))}={wrong!r}"
+            yield Probe(label, method, concrete, sent, json_type)
+
+
+def _impossible(name: str) -> tuple[int, ...]:
+    return (
+        (*IMPOSSIBLE_INTS, 0) if name == "id" or name.endswith(("_id", "_ids")) else IMPOSSIBLE_INTS
+    )
+
+
+def _fill_each(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: values[m[1]], path)
+
+
+def _int(schema: dict[str, Any], node: dict[str, Any]) -> bool:
+    node = _resolve(schema, node)
+    return node.get("type") == "integer" or any(_int(schema, n) for n in node.get("anyOf", ()))
+
+
 async def _row_counts(server: LiveServer) -> dict[str, int]:
     uow = server.uow()
     try:
@@ -84,12 +232,15 @@ async def _row_counts(server: LiveServer) -> dict[str, int]:
         await uow.close()
 
 
-async def _admin_token(server: LiveServer, api: httpx.AsyncClient, unique: str) -> str:
-    email, password = f"sweep-{unique}@ops.kuaidan.test", f"sweep-pass-{unique}"
+async def _admin_token(
+    server: LiveServer, api: httpx.AsyncClient, unique: str, role: Role = Role.ADMIN
+) -> str:
+    email = f"sweep-{role.value}-{unique}@ops.kuaidan.test"
+    password = f"sweep-pass-{unique}"
     uow = server.uow()
     try:
         await accounts.create_user(
-            uow=uow, email=email, password=password, role=Role.ADMIN, display_name="sweeper"
+            uow=uow, email=email, password=password, role=role, display_name="sweeper"
         )
     finally:
         await uow.close()
@@ -138,6 +289,34 @@ async def test_api_sweep_answers_bad_input_with_clear_4xx_and_writes_nothing(
     assert swept > 20, "the sweep found too few routes to be meaningful"
     assert failures == []
     assert await _row_counts(server) == before, "a rejected request wrote something"
+
+
+async def test_api_sweep_refuses_impossible_ids_and_control_characters(
+    server: LiveServer, api: httpx.AsyncClient, unique: str
+) -> None:
+    tokens = [await _admin_token(server, api, unique, role) for role in (Role.ADMIN, Role.BUYER)]
+    schema = (await api.get("/openapi.json")).json()
+    before = await _row_counts(server)
+    failures: list[str] = []
+    swept = 0
+    for method, path, op in _api_operations(schema):
+        for probe in edge_probes(schema, method, path, op):
+            for token in tokens:
+                headers = {"Authorization": f"Bearer {token}"}
+                if probe.content_type:
+                    headers["Content-Type"] = probe.content_type
+                response = await api.request(
+                    probe.method,
+                    probe.path,
+                    content=probe.content,
+                    params=probe.params,
+                    headers=headers,
+                )
+                _check(probe, response, failures)
+                swept += 1
+    assert swept > 200, "the sweep found too few integer and text fields to be meaningful"
+    assert failures == [], "\n".join(failures)
+    assert await _row_counts(server) == before, "a refused request wrote something"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from kuaidan import deps
 from kuaidan.accounts.domain import UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, InvalidInput, NotFound
+from kuaidan.core.fields import Id
 from kuaidan.logistics import service
 from kuaidan.logistics.domain import CaseStatus, ExceptionKind, Resolution
 from kuaidan.logistics.pages._common import (
@@ -98,7 +99,7 @@ async def cases_queue(
 async def _case_page(
     request: Request,
     uow: UnitOfWork,
-    case_id: int,
+    case_id: Id,
     *,
     merchant: UserInfo | None = None,
     error: DomainError | None = None,

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.errors import Forbidden, InvalidInput, NotFound
+from kuaidan.core.fields import Id
 from kuaidan.core.pagination import PageRequest
 from kuaidan.core.templating import csrf_token
 from kuaidan.ordering import service, stream
@@ -110,7 +111,7 @@ async def get_cart(
 
 @router.put("/cart/items/{sku_id}", summary="Put a quantity of a SKU in the cart")
 async def put_cart_item(
-    uow: deps.Uow, sku_id: int, body: CartItemPut, owner: WritingOwner
+    uow: deps.Uow, sku_id: Id, body: CartItemPut, owner: WritingOwner
 ) -> CartRead:
     """Buyers or guests. Sets the line's quantity (1-99) at today's price; 404 for an unknown
     SKU, 409 ``item_unavailable`` for one not on sale."""
@@ -121,7 +122,7 @@ async def put_cart_item(
 
 @router.delete("/cart/items/{sku_id}", summary="Take a SKU out of the cart")
 async def delete_cart_item(
-    uow: deps.Uow, sku_id: int, user: deps.OptionalUser, x_cart_key: CartKeyHeader = None
+    uow: deps.Uow, sku_id: Id, user: deps.OptionalUser, x_cart_key: CartKeyHeader = None
 ) -> CartRead:
     """Buyers or guests; 404 when the SKU is not in the cart."""
     owner = _owner(user, x_cart_key)

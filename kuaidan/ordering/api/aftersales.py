@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
+from kuaidan.core.fields import Id
 from kuaidan.ordering.domain.aftersales import AfterSalesPolicy, CaseKind, CaseView, Claim
 from kuaidan.ordering.service import aftersales
 
@@ -164,7 +165,7 @@ async def list_cases(uow: deps.Uow, user: deps.CurrentUser, number: str) -> list
 
 
 @router.get(CASE, summary="One after-sales case with its timeline")
-async def get_case(uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: int) -> CaseRead:
+async def get_case(uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: Id) -> CaseRead:
     view = await aftersales.get_case(uow=uow, number=number, case_id=case_id, viewer=user)
     return CaseRead.of(view)
 
@@ -175,7 +176,7 @@ async def decide_case(
     uow: deps.Uow,
     user: deps.CurrentUser,
     number: str,
-    case_id: int,
+    case_id: Id,
     body: DecisionIn,
 ) -> CaseRead:
     """The shop approves or rejects a request (a rejection needs its reason); an agent rules
@@ -191,7 +192,7 @@ async def decide_case(
 
 @router.post(f"{CASE}/dispute", summary="Ask the platform to arbitrate a rejection")
 async def dispute_case(
-    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: int, body: DisputeIn
+    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: Id, body: DisputeIn
 ) -> CaseRead:
     view = await aftersales.dispute_case(
         uow=uow, number=number, case_id=case_id, by=user, reason=body.reason
@@ -209,7 +210,7 @@ async def withdraw_case(
 
 @router.post(f"{CASE}/send-back", summary="Send the goods back (a pickup, or your own parcel)")
 async def send_back(
-    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: int, body: SendBackIn
+    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: Id, body: SendBackIn
 ) -> CaseRead:
     view = await aftersales.send_back(
         uow=uow, number=number, case_id=case_id, by=user, carrier_code=body.carrier_code,

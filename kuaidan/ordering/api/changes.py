@@ -14,6 +14,7 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from kuaidan import deps
+from kuaidan.core.fields import Id
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.changes import ChangeInfo
 from kuaidan.ordering.schemas import Strict
@@ -134,7 +135,7 @@ async def start_packing(uow: deps.Uow, staff: deps.Merchant, number: str) -> Non
     summary="Approve or reject a pending change",
 )
 async def decide_change(
-    uow: deps.Uow, staff: deps.Merchant, number: str, change_id: int, body: ChangeDecision
+    uow: deps.Uow, staff: deps.Merchant, number: str, change_id: Id, body: ChangeDecision
 ) -> ChangeRead:
     info = await service.decide_change(
         uow=uow, number=number, change_id=change_id, by=staff, approve=body.approve,

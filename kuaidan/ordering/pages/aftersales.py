@@ -18,6 +18,7 @@ from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
+from kuaidan.core.fields import Id
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.aftersales import (
     FOR_PLATFORM,
@@ -281,7 +282,7 @@ CASE = "/orders/{number}/after-sales/{case_id}"
 @router.post(f"{CASE}/withdraw", dependencies=[deps.CsrfProtected])
 @router.post(f"/agent{CASE}/withdraw", dependencies=[deps.CsrfProtected])
 async def withdraw_after_sales(
-    request: Request, uow: deps.Uow, user: AskerPage, number: str, case_id: int
+    request: Request, uow: deps.Uow, user: AskerPage, number: str, case_id: Id
 ) -> Response:
     """Take the request back (before the goods leave)."""
 
@@ -299,7 +300,7 @@ async def dispute_after_sales(
     uow: deps.Uow,
     user: AskerPage,
     number: str,
-    case_id: int,
+    case_id: Id,
     reason: FormText = "",
 ) -> Response:
     """Ask the platform to arbitrate the shop's rejection."""
@@ -320,7 +321,7 @@ async def send_back_after_sales(
     uow: deps.Uow,
     user: AskerPage,
     number: str,
-    case_id: int,
+    case_id: Id,
     how: FormText = "pickup",
     carrier_code: FormText = "",
     tracking_number: FormText = "",
@@ -357,7 +358,7 @@ async def decide_after_sales(
     uow: deps.Uow,
     staff: MerchantPage,
     number: str,
-    case_id: int,
+    case_id: Id,
     decision: FormText = "",
     reason: FormText = "",
 ) -> Response:
@@ -384,7 +385,7 @@ async def decide_after_sales(
     "/merchant/orders/{number}/after-sales/{case_id}/received", dependencies=[deps.CsrfProtected]
 )
 async def receive_after_sales(
-    request: Request, uow: deps.Uow, staff: MerchantPage, number: str, case_id: int
+    request: Request, uow: deps.Uow, staff: MerchantPage, number: str, case_id: Id
 ) -> Response:
     """The goods are back at the shop: the refund is asked for, or the replacement leaves."""
 
@@ -403,7 +404,7 @@ async def rule_after_sales(
     uow: deps.Uow,
     agent: PlatformPage,
     number: str,
-    case_id: int,
+    case_id: Id,
     ruling: FormText = "",
     reason: FormText = "",
 ) -> Response:

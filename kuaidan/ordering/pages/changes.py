@@ -17,6 +17,7 @@ from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
+from kuaidan.core.fields import Id
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.changes import ChangeInfo, ChangeStatus
 from kuaidan.ordering.pages._common import (
@@ -211,7 +212,7 @@ async def decide_change(
     uow: deps.Uow,
     staff: MerchantPage,
     number: str,
-    change_id: int,
+    change_id: Id,
     decision: FormText = "",
     reason: FormText = "",
 ) -> Response:
