@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kuaidan.core.worker import WorkerSettings
@@ -517,6 +517,16 @@ class Settings(BaseSettings):
             return tuple(str(ipaddress.ip_network(n.strip(), strict=False)) for n in value)
         except ValueError as exc:
             raise ValueError(f"metrics_allow_networks: {exc}") from exc
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.flash_lease_renew_s * 2 > self.flash_lease_ttl_s:
+            raise ValueError(
+                "flash_lease_renew_s must be at most half of flash_lease_ttl_s, or one late "
+                f"renewal lets a live process's holds expire (renew {self.flash_lease_renew_s} s, "
+                f"ttl {self.flash_lease_ttl_s} s)"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
