@@ -8,13 +8,14 @@ from typing import Any
 
 PHONE = {"width": 390, "height": 844}
 
-_FITS = """() => ({
+_FITS = """(screen) => ({
     scroll: document.documentElement.scrollWidth,
     inner: window.innerWidth,
+    // Measured against the phone's width: a mobile browser widens its viewport to the page.
     wide: [...document.querySelectorAll('body *')]
-        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+        .filter((e) => e.getBoundingClientRect().right > screen + 1
                        && getComputedStyle(e).position !== 'fixed')
-        .slice(0, 5).map((e) => e.tagName + '.' + e.className),
+        .slice(-5).map((e) => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 60)),
     links: [...document.querySelectorAll('.topbar a, .topbar button')].map((e) => {
         const r = e.getBoundingClientRect();
         const style = getComputedStyle(e);
@@ -39,8 +40,8 @@ _RADIOS = """() => [...document.querySelectorAll('input[type=radio]')]
 async def assert_fits_phone(page: Any, shots: Path, name: str) -> None:
     """Nothing is wider than the screen, every header link is on screen; saves a screenshot."""
     await page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    found = await page.evaluate(_FITS)
     screen = PHONE["width"]  # a phone's browser widens its layout to fit a page that overflows
+    found = await page.evaluate(_FITS, screen)
     assert found["scroll"] <= found["inner"] == screen, f"{name} is too wide: {found}"
     assert found["links"], f"{name} has no header links"
     for link in found["links"]:
