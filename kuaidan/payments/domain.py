@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from kuaidan.core.errors import Conflict, DomainError, InvalidInput
@@ -208,6 +208,29 @@ def mismatch_problems(
         problems.append("amount does not match")
     if currency != expected_currency:
         problems.append("currency does not match")
+    return problems
+
+
+# How far the provider's clock may run behind ours when it dates a payment.
+PROVIDER_CLOCK_SKEW = timedelta(minutes=2)
+
+
+def trade_problems(
+    *, expected_amount_fen: int, payment_created_at: datetime, trade: TradeStatus
+) -> list[str]:
+    """Why a trade the provider reports paid cannot be this payment's; empty when it can.
+
+    A trade with another amount, with no trade number, or paid before our payment existed
+    (its reference was issued before, by a database since reset or restored) is never
+    taken as our payment: the caller records the disagreement instead.
+    """
+    problems = []
+    if trade.amount_fen != expected_amount_fen:
+        problems.append("amount does not match")
+    if not trade.trade_no:
+        problems.append("no trade number")
+    if trade.paid_at is not None and trade.paid_at < payment_created_at - PROVIDER_CLOCK_SKEW:
+        problems.append("paid before this payment existed")
     return problems
 
 

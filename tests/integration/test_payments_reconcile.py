@@ -12,16 +12,19 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import select, text
 
 from kuaidan.accounts.domain import Role
 from kuaidan.payments import service
 from kuaidan.payments.domain import (
     FindingKind,
+    PaymentMismatch,
     PaymentStatus,
     ReconciliationReport,
     RefundStatus,
 )
+from kuaidan.payments.models import Payment
 from tests.conftest import LiveServer, eventually
 from tests.integration.ordering_support import staff
 from tests.integration.payments_support import (
@@ -203,3 +206,40 @@ async def test_findings_show_on_the_admin_page_and_in_metrics(
     )
     assert line is not None and float(line.group(1)) >= 1
     assert "kuaidan_payment_reconciliation_runs_total" in metrics.text
+
+
+async def test_a_trade_paid_before_its_payment_existed_is_a_finding_never_a_payment(
+    provider: Provider, unique: str
+) -> None:
+    """The provider's trade for a reference it knew before this payment (a database reset or
+    restored while the provider kept its trades): its amount is the same, yet neither its
+    notification, nor "paid already? check again", nor reconciliation takes it as paid."""
+    server, reference = provider.server, f"RO{unique}"
+    started = await start(server, reference)
+    # Our payment was made 18 minutes after the trade the provider is about to report paid.
+    uow = server.uow()
+    try:
+        async with uow.atomic():
+            row = await uow.session.scalar(select(Payment).where(Payment.reference == reference))
+            assert row is not None
+            row.created_at += timedelta(minutes=18)
+    finally:
+        await uow.close()
+    await provider.open_page(started)
+    await provider.hook("pay", out_trade_no=reference)
+
+    async def refused() -> bool:
+        return await audits(server, "payments.notification_mismatch", reference) > 0
+
+    await eventually(refused)
+    uow = server.uow()
+    try:
+        with pytest.raises(PaymentMismatch, match="paid before this payment existed"):
+            await service.sync_payment(uow=uow, reference=reference)
+    finally:
+        await uow.close()
+    assert await findings(server, reference) == [("status_mismatch", "open")]
+    await reconcile(server)
+    assert await findings(server, reference) == [("status_mismatch", "open")]
+    assert (await payment(server, reference)).status == PaymentStatus.CREATED
+    assert await events(server, "payment.succeeded", reference) == 0

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kuaidan.core.errors import InvalidInput
 from kuaidan.payments.domain import (
+    PROVIDER_CLOCK_SKEW,
     PaymentStatus,
     RefundRefused,
     TradeState,
+    TradeStatus,
     check_refund,
     fen_to_yuan,
     mismatch_problems,
     status_after_refunds,
+    trade_problems,
     yuan_to_fen,
 )
 
@@ -111,3 +116,40 @@ def test_status_follows_the_refunded_total() -> None:
 def test_paid_trade_states() -> None:
     assert TradeState.TRADE_SUCCESS.is_paid and TradeState.TRADE_FINISHED.is_paid
     assert not TradeState.WAIT_BUYER_PAY.is_paid and not TradeState.TRADE_CLOSED.is_paid
+
+
+CREATED = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def _trade(
+    amount_fen: int = 5900, paid_at: datetime | None = None, trade_no: str | None = "T1"
+) -> TradeStatus:
+    return TradeStatus(
+        reference="KC20261207" + "0" * 20,
+        state=TradeState.TRADE_SUCCESS,
+        trade_no=trade_no,
+        amount_fen=amount_fen,
+        paid_at=paid_at or CREATED + timedelta(minutes=3),
+    )
+
+
+def test_a_trade_paid_after_the_payment_for_its_amount_fits() -> None:
+    assert (
+        trade_problems(expected_amount_fen=5900, payment_created_at=CREATED, trade=_trade()) == []
+    )
+    # The provider's clock may run a little behind ours.
+    early = _trade(paid_at=CREATED - PROVIDER_CLOCK_SKEW + timedelta(seconds=1))
+    assert trade_problems(expected_amount_fen=5900, payment_created_at=CREATED, trade=early) == []
+
+
+def test_a_trade_paid_before_the_payment_existed_is_another_payment() -> None:
+    """The old trade of a reset or restored database, though its amount is the same."""
+    old = _trade(paid_at=CREATED - timedelta(minutes=18))
+    problems = trade_problems(expected_amount_fen=5900, payment_created_at=CREATED, trade=old)
+    assert problems == ["paid before this payment existed"]
+
+
+def test_each_problem_of_a_trade_is_named() -> None:
+    odd = _trade(amount_fen=5901, trade_no=None)
+    problems = trade_problems(expected_amount_fen=5900, payment_created_at=CREATED, trade=odd)
+    assert problems == ["amount does not match", "no trade number"]

@@ -26,6 +26,8 @@ from kuaidan.payments import repository
 from kuaidan.payments.adapters.base import PaymentProvider
 from kuaidan.payments.domain import (
     SUCCEEDABLE_STATUSES,
+    Discrepancy,
+    FindingKind,
     Notification,
     PaymentInfo,
     PaymentMismatch,
@@ -40,6 +42,7 @@ from kuaidan.payments.domain import (
     check_refund,
     mismatch_problems,
     status_after_refunds,
+    trade_problems,
 )
 from kuaidan.payments.events import (
     PaymentBlocked,
@@ -51,6 +54,7 @@ from kuaidan.payments.events import (
     RefundSucceeded,
 )
 from kuaidan.payments.models import Payment, PaymentNotification, Refund
+from kuaidan.payments.service.findings import record_finding
 from kuaidan.payments.service.setup import PaymentsConfig
 from kuaidan.risk import service as risk
 from kuaidan.risk.domain import Action, Assessment, RiskContext
@@ -409,6 +413,19 @@ async def _apply_notification(uow: UnitOfWork, note: Notification) -> Notificati
                 expected_currency=payment.currency,
                 currency=_provider(uow).currency,
             )
+            if note.paid_at is not None and note.trade_status.is_paid:
+                problems += trade_problems(
+                    expected_amount_fen=payment.amount_fen,
+                    payment_created_at=payment.created_at,
+                    trade=TradeStatus(
+                        reference=note.out_trade_no,
+                        state=note.trade_status,
+                        trade_no=note.trade_no,
+                        amount_fen=note.amount_fen,
+                        paid_at=note.paid_at,
+                    ),
+                )
+                problems = list(dict.fromkeys(problems))
         if problems or payment is None:
             outcome = "rejected: " + ", ".join(problems)
             await _security_event(uow, "notification_mismatch", note.out_trade_no, outcome)
@@ -444,11 +461,29 @@ async def _apply_paid_status(uow: UnitOfWork, reference: str, status: TradeStatu
     """In its own transaction: record success when the provider's facts match our payment."""
     async with uow.atomic():
         payment = await _require_payment(uow, reference, lock=True)
-        if status.amount_fen != payment.amount_fen or not status.trade_no:
-            raise PaymentMismatch("the provider reports another amount for this payment")
-        await _record_success(
-            uow, payment, trade_no=status.trade_no, paid_at=status.paid_at or uow.now()
+        expected = payment.amount_fen
+        problems = trade_problems(
+            expected_amount_fen=expected,
+            payment_created_at=payment.created_at,
+            trade=status,
         )
+        if not problems and status.trade_no:  # trade_problems refuses a missing one
+            await _record_success(
+                uow, payment, trade_no=status.trade_no, paid_at=status.paid_at or uow.now()
+            )
+            return
+    # Never a payment: a reconciliation finding for a person to look at, then refused.
+    detail = "the provider's paid trade does not fit: " + ", ".join(problems)
+    kind = (
+        FindingKind.AMOUNT_MISMATCH
+        if status.amount_fen != expected
+        else FindingKind.STATUS_MISMATCH
+    )
+    found = Discrepancy(
+        kind, reference, detail, expected_fen=expected, actual_fen=status.amount_fen
+    )
+    await record_finding(uow, found, provider=_provider(uow).name, trigger="payment_query")
+    raise PaymentMismatch(f"the provider's trade does not fit this payment: {', '.join(problems)}")
 
 
 async def sync_payment(*, uow: UnitOfWork, reference: str) -> PaymentInfo:

@@ -30,10 +30,11 @@ from kuaidan.payments.domain import (
     TradeStatus,
     compare_refund,
     compare_trade,
+    trade_problems,
 )
-from kuaidan.payments.models import ReconciliationFinding, ReconciliationRun
+from kuaidan.payments.models import ReconciliationRun
 from kuaidan.payments.service._core import _outside_call_ahead, _provider, _record_success
-from kuaidan.security import service as security
+from kuaidan.payments.service.findings import store_findings
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,17 @@ async def _recover(uow: UnitOfWork, run_id: int, found: Discrepancy, trade: Trad
         )
         if payment is None or PaymentStatus(payment.status) not in SUCCEEDABLE_STATUSES:
             return 0
-        if trade.amount_fen != payment.amount_fen or not trade.trade_no:
-            return 0
+        problems = trade_problems(
+            expected_amount_fen=payment.amount_fen,
+            payment_created_at=payment.created_at,
+            trade=trade,
+        )
+        if problems or not trade.trade_no:
+            # Not this payment's trade (a reference issued before, by a reset or restored
+            # database): an open finding for a person, never a payment.
+            detail = "the provider's paid trade does not fit: " + ", ".join(problems)
+            mismatch = Discrepancy(FindingKind.STATUS_MISMATCH, found.reference, detail)
+            return await _store(uow, run_id, [mismatch])
         paid_at = trade.paid_at or uow.now()
         if not await _record_success(uow, payment, trade_no=trade.trade_no, paid_at=paid_at):
             return 0
@@ -130,37 +140,7 @@ async def _check(uow: UnitOfWork, run_id: int, target: _Target) -> tuple[list[Di
 
 
 async def _store(uow: UnitOfWork, run_id: int, found: list[Discrepancy]) -> int:
-    """Inside a transaction: each new finding once, audited and counted; returns how many."""
-    provider = _provider(uow).name
-    new = 0
-    for item in found:
-        if await repository.finding_exists(uow.session, key=item.key):
-            continue
-        recovered = item.kind == FindingKind.PAID_WITHOUT_NOTIFICATION
-        row = ReconciliationFinding(
-            run_id=run_id,
-            key=item.key[:200],
-            kind=item.kind.value,
-            reference=item.reference[:64],
-            provider=provider,
-            detail=item.detail[:2000],
-            expected_fen=item.expected_fen,
-            actual_fen=item.actual_fen,
-            resolution="recovered" if recovered else "open",
-            found_at=uow.now(),
-        )
-        await repository.add_finding(uow.session, row)
-        await security.record(
-            uow=uow,
-            actor_id=None,
-            action=f"payments.reconciliation.{item.kind.value}",
-            subject=f"payment:{item.reference[:64]}",
-            details={"detail": item.detail[:500], "run_id": run_id, "provider": provider},
-        )
-        log.warning("payment reconciliation: %s %s: %s", item.kind, item.reference, item.detail)
-        metrics.RECONCILIATION_FINDINGS.labels(item.kind.value).inc()
-        new += 1
-    return new
+    return await store_findings(uow, run_id, found, provider=_provider(uow).name)
 
 
 async def reconcile_payments(
