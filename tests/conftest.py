@@ -291,6 +291,16 @@ async def server(
         if url is None:
             pytest.skip(f"PostgreSQL tests need {PG_URL_ENV}")
         await reset_postgres(url)
+    async with live_server(data_dir, url, pay_sandbox, carrier_sandbox) as running:
+        yield running
+
+
+@asynccontextmanager
+async def live_server(
+    data_dir: Path, url: str | None, pay_sandbox: PaySandbox, carrier_sandbox: CarrierSandbox
+) -> AsyncIterator[LiveServer]:
+    """A kuaidan server in a thread on ``data_dir`` (and ``url``, or SQLite there), migrated,
+    paid through the sandbox provider and shipping through the carrier simulator."""
     pay_sandbox.share_merchant_files(data_dir)
     outside = {**pay_sandbox.kuaidan_settings(), **carrier_sandbox.kuaidan_settings()}
     settings = make_settings(data_dir, url).model_copy(update=outside)
@@ -303,7 +313,7 @@ async def server(
     container = build_container(settings)
     try:
         yield LiveServer(
-            backend=backend,
+            backend="sqlite" if url is None else "postgres",
             base_url=f"https://127.0.0.1:{running.port}",
             settings=settings,
             ca_file=cert,

@@ -65,8 +65,10 @@ class CartItem(Base):
 class Checkout(Base):
     """One placement: one order per merchant, paid together in one payment.
 
-    Its public reference (KC…, also the payment's reference) is derived from id and created_at
-    like an order number, so it needs no column.
+    Its public reference (KC…, also the payment's trade number at the provider) is random and
+    stored, so that it never repeats after the database is reset or restored while the provider
+    keeps the old trades. Checkouts written before it was stored (NULL) keep the reference
+    derived from id and created_at.
     """
 
     __tablename__ = "checkouts"
@@ -74,9 +76,11 @@ class Checkout(Base):
         CheckConstraint("items_fen >= 0 AND shipping_fen >= 0", name="amounts_nonneg"),
         CheckConstraint("total_fen = items_fen + shipping_fen", name="total_adds_up"),
         Index("ix_checkouts_buyer", "buyer_id", "id"),
+        Index("ix_checkouts_reference", "reference", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(32))
     buyer_id: Mapped[int] = mapped_column(Integer)
     items_fen: Mapped[int]
     shipping_fen: Mapped[int]
@@ -123,6 +127,8 @@ class Order(Base):
     # parsed back to the id (ordering.domain), so it costs no column and no extra write.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), index=True)
+    # The checkout's stored reference (NULL: derived, for orders written before it was stored).
+    checkout_reference: Mapped[str | None] = mapped_column(String(32))
     buyer_id: Mapped[int] = mapped_column(Integer)
     merchant_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))

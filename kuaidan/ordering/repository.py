@@ -206,6 +206,11 @@ async def get_checkout(session: AsyncSession, checkout_id: int) -> Checkout | No
     return await session.get(Checkout, checkout_id)
 
 
+async def checkout_by_reference(session: AsyncSession, reference: str) -> Checkout | None:
+    found = await session.execute(select(Checkout).where(Checkout.reference == reference))
+    return found.scalar_one_or_none()
+
+
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:
     return await session.get(Order, order_id, populate_existing=True)
 

@@ -75,6 +75,11 @@ class Buyer:
 
 @pytest.fixture(scope="module")
 async def market(server: LiveServer) -> Market:
+    return await open_market(server)
+
+
+async def open_market(server: LiveServer) -> Market:
+    """Two shops shipping from places the carriers serve, and a category of their goods."""
     token = uuid.uuid4().hex[:10]
     async with opened(server) as uow:
         a = await merchants.create_merchant(

@@ -15,6 +15,7 @@ from kuaidan.ordering.domain import (
     CartOwner,
     OrderAction,
     OrderStatus,
+    ParsedReference,
     PriceChange,
     check_guest_key,
     check_idempotency_key,
@@ -23,6 +24,7 @@ from kuaidan.ordering.domain import (
     clean_note,
     clean_reason,
     hash_guest_key,
+    new_checkout_reference,
     order_id_of_refund,
     parse_checkout_reference,
     price_changed_error,
@@ -44,10 +46,22 @@ AT = datetime(2026, 11, 25, 3, tzinfo=UTC)
 
 
 @given(st.integers(min_value=1, max_value=2**31 - 1))
-def test_a_checkout_reference_parses_back_to_its_id(checkout_id: int) -> None:
+def test_an_older_derived_reference_parses_back_to_its_id(checkout_id: int) -> None:
     reference = checkout_reference(checkout_id, AT, key=KEY)
     assert reference.startswith("KC20261125") and len(reference) == 20
-    assert parse_checkout_reference(reference.lower(), key=KEY) == (checkout_id, "20261125")
+    parsed = parse_checkout_reference(reference.lower(), key=KEY)
+    assert parsed == ParsedReference(reference, "20261125", checkout_id)
+
+
+def test_new_references_are_random_and_carry_no_id() -> None:
+    """Two databases (or one restored from a backup) issue references the provider has not
+    seen: nothing in a new reference comes from a row id or the key."""
+    issued = {new_checkout_reference(AT) for _ in range(1000)}
+    assert len(issued) == 1000
+    for reference in issued:
+        assert reference.startswith("KC20261125") and len(reference) == 30
+        parsed = parse_checkout_reference(f" {reference.lower()} ", key=KEY)
+        assert parsed == ParsedReference(reference, "20261125", None)
 
 
 def test_a_malformed_reference_is_invalid_input() -> None:

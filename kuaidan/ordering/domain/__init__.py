@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -278,18 +279,45 @@ def is_overdue(*, status: OrderStatus, deadline: datetime, now: datetime) -> boo
 NUMBER_ZONE = "Asia/Shanghai"
 
 
+# A stored reference: ``KC`` + local date + 20 random digits. Random, not derived from the row
+# id, so a reset or restored database never issues a reference the provider already knows.
+REFERENCE_RANDOM_DIGITS = 20
+_STORED_LENGTH = 10 + REFERENCE_RANDOM_DIGITS
+_DERIVED_LENGTH = 20
+
+
+def new_checkout_reference(created_at: datetime) -> str:
+    """A new checkout's reference (and its payment's trade number): stored with the row."""
+    digits = secrets.randbelow(10**REFERENCE_RANDOM_DIGITS)
+    return f"KC{local_day(created_at)}{digits:0{REFERENCE_RANDOM_DIGITS}d}"
+
+
 def checkout_reference(checkout_id: int, created_at: datetime, *, key: bytes) -> str:
-    """Public reference of a checkout and of its payment: ``KC`` + local date + 10 digits."""
-    day = created_at.astimezone(ZoneInfo(NUMBER_ZONE)).strftime("%Y%m%d")
-    return f"KC{day}{scramble(checkout_id, key=key):010d}"
+    """The derived reference of a checkout written before references were stored: ``KC`` +
+    local date + its scrambled id (10 digits)."""
+    return f"KC{local_day(created_at)}{scramble(checkout_id, key=key):010d}"
 
 
-def parse_checkout_reference(reference: str, *, key: bytes) -> tuple[int, str]:
-    """``(checkout id, local date yyyymmdd)``; the caller checks the date against the row's."""
+@dataclass(frozen=True, slots=True)
+class ParsedReference:
+    """A checkout reference read back: ``text`` as issued, its local date, and the checkout id
+    when it is a derived (older) one; a stored one is looked up by ``text``."""
+
+    text: str
+    day: str
+    checkout_id: int | None = None
+
+
+def parse_checkout_reference(reference: str, *, key: bytes) -> ParsedReference:
+    """The reference's parts; the caller checks the date against the row's."""
     text = reference.strip().upper()
-    if len(text) != 20 or not text.startswith("KC") or not text[2:].isdigit():
-        raise InvalidInput("a checkout reference looks like KC followed by 18 digits")
-    return unscramble(int(text[10:]), key=key), text[2:10]
+    if len(text) not in (_STORED_LENGTH, _DERIVED_LENGTH) or not (
+        text.startswith("KC") and text[2:].isdigit()
+    ):
+        raise InvalidInput("a checkout reference looks like KC followed by 28 digits")
+    if len(text) == _STORED_LENGTH:
+        return ParsedReference(text, text[2:10])
+    return ParsedReference(text, text[2:10], unscramble(int(text[10:]), key=key))
 
 
 def local_day(moment: datetime) -> str:

@@ -62,13 +62,19 @@ def number_of(cipher: Cipher, row: Order) -> str:
     return order_number(row.id, row.placed_at, key=order_number_key(cipher), zone=NUMBER_ZONE)
 
 
-def reference_of(cipher: Cipher, checkout_id: int, created_at: Any) -> str:
-    return checkout_reference(checkout_id, created_at, key=checkout_key(cipher))
+def reference_of(cipher: Cipher, checkout: Checkout) -> str:
+    """The checkout's reference (and its payment's): the stored one, or for a checkout written
+    before references were stored the one derived from its id."""
+    if checkout.reference is not None:
+        return checkout.reference
+    return checkout_reference(checkout.id, checkout.created_at, key=checkout_key(cipher))
 
 
 def order_reference(cipher: Cipher, row: Order) -> str:
     """The reference of the order's checkout (and payment): placed_at is the checkout's time."""
-    return reference_of(cipher, row.checkout_id, row.placed_at)
+    if row.checkout_reference is not None:
+        return row.checkout_reference
+    return checkout_reference(row.checkout_id, row.placed_at, key=checkout_key(cipher))
 
 
 async def order_by_number(uow: UnitOfWork, number: str) -> Order:
@@ -85,12 +91,17 @@ async def order_by_number(uow: UnitOfWork, number: str) -> Order:
 
 async def checkout_by_reference(uow: UnitOfWork, reference: str) -> Checkout:
     try:
-        checkout_id, day = parse_checkout_reference(reference, key=checkout_key(uow.cipher))
+        parsed = parse_checkout_reference(reference, key=checkout_key(uow.cipher))
     except InvalidInput:
         raise NotFound("no such checkout") from None
-    found = checkout_id <= MAX_ROW_ID
-    row = await repository.get_checkout(uow.session, checkout_id) if found else None
-    if row is None or local_day(row.created_at) != day:
+    row: Checkout | None = None
+    if parsed.checkout_id is None:
+        row = await repository.checkout_by_reference(uow.session, parsed.text)
+    elif parsed.checkout_id <= MAX_ROW_ID:
+        row = await repository.get_checkout(uow.session, parsed.checkout_id)
+        if row is not None and row.reference is not None:
+            row = None  # a checkout with a stored reference answers to that one only
+    if row is None or local_day(row.created_at) != parsed.day:
         raise NotFound("no such checkout")
     return row
 

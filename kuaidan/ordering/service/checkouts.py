@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def _view(uow: UnitOfWork, row: Checkout, summaries: Sequence[OrderSummary]) -> CheckoutView:
     return CheckoutView(
-        reference=common.reference_of(uow.cipher, row.id, row.created_at),
+        reference=common.reference_of(uow.cipher, row),
         buyer_id=row.buyer_id,
         items_fen=row.items_fen,
         shipping_fen=row.shipping_fen,

@@ -126,7 +126,7 @@ async def _expire_checkout(uow: UnitOfWork, checkout_id: int, now: datetime) -> 
     checkout = await repository.get_checkout(uow.session, checkout_id)
     if checkout is None:
         return 0
-    reference = common.reference_of(uow.cipher, checkout.id, checkout.created_at)
+    reference = common.reference_of(uow.cipher, checkout)
     if checkout.payment_id is not None and await _paid_at_provider(uow, reference):
         return 0
     async with uow.atomic():

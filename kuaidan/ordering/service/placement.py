@@ -37,6 +37,7 @@ from kuaidan.ordering.domain import (
     check_quantities,
     clean_note,
     group_by_merchant,
+    new_checkout_reference,
     payment_deadline,
     price_changed_error,
     price_changes,
@@ -347,6 +348,7 @@ async def _new_checkout(
     the session's."""
     items_fen = sum(group.items_fen for group in groups)
     values: dict[str, Any] = {
+        "reference": new_checkout_reference(now),
         "buyer_id": buyer.id,
         "items_fen": items_fen,
         "shipping_fen": 0,
@@ -422,6 +424,7 @@ def _order_row(
 ) -> dict[str, Any]:
     return {
         "checkout_id": checkout.id,
+        "checkout_reference": checkout.reference,
         "buyer_id": buyer.id,
         "merchant_id": group.merchant_id,
         "status": OrderStatus.PENDING_PAYMENT.value,
@@ -477,7 +480,7 @@ async def _start_payment(
     lines: Sequence[Line],
     context: RiskContext | None = None,
 ) -> None:
-    reference = common.reference_of(uow.cipher, checkout.id, checkout.created_at)
+    reference = common.reference_of(uow.cipher, checkout)
     first = skus[lines[0].sku_id].product_title
     subject = first if len(lines) == 1 else f"{first} 等 {len(lines)} 件商品"
     started = await payments.start_payment(
