@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
+from kuaidan.ordering.service import aftersales
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox
 from tests.e2e.layout import (
     PHONE,
@@ -23,7 +25,8 @@ from tests.e2e.layout import (
 from tests.e2e.test_after_sales import _delivered, _skus
 from tests.e2e.test_order_journey import PASSWORD, _watched_page
 from tests.integration.ordering_support import PASSWORD as BUYER_PASSWORD
-from tests.integration.ordering_support import paid_checkout
+from tests.integration.ordering_support import order, paid_checkout
+from tests.integration.test_after_sales import ask
 
 pytestmark = pytest.mark.e2e
 
@@ -75,12 +78,22 @@ async def test_every_main_page_fits_a_phone(
             f"/api/v1/cart/items/{item.shop.sku_id}", json={"quantity": 1}, headers=item.buyer.auth
         )
         assert put.status_code == 200, put.text
+    # A request the shop left unanswered: the agents' queue shows its longest status words.
+    unanswered = await _delivered(
+        server, pay_sandbox, unique, "phone-late", _skus(unique, "PL", 5900)
+    )
+    async with server.client() as api:
+        line = (await order(api, unanswered.number, unanswered.buyer.auth))["lines"][0]
+        items = [{"sku_id": line["sku_id"], "quantity": 1}]
+        asked = await ask(api, unanswered.number, unanswered.buyer.auth, kind="return", items=items)
+        assert asked.status_code == 201, asked.text
     admin = f"admin-{unique}@staff.kuaidan.test"
     uow = server.uow()
     try:
         await accounts.create_user(
             uow=uow, email=admin, password=PASSWORD, role=Role.ADMIN, display_name="管理员"
         )
+        assert await aftersales.run_timers(uow=uow, now=datetime.now(UTC) + timedelta(hours=49))
     finally:
         await uow.close()
 
