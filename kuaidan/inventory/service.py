@@ -36,7 +36,8 @@ from kuaidan.inventory.domain import (
     check_quantity,
     reservation_lines,
 )
-from kuaidan.inventory.flashsale import HOLD_PREFIX, FlashSale
+from kuaidan.inventory.flashsale import HOLD_PREFIX
+from kuaidan.inventory.flashsale import FlashSale as FlashSale  # the gate's type, for callers
 from kuaidan.inventory.models import ReservationRow, StockLevelRow
 
 log = logging.getLogger(__name__)
@@ -319,9 +320,14 @@ async def audit(*, uow: UnitOfWork, sku_ids: Collection[int] | None = None) -> l
 # --- the flash-sale path (see inventory.flashsale) -----------------------------------------
 
 
-def _flash(uow: UnitOfWork) -> FlashSale | None:
-    gate = uow.adapters.get(FLASH_ADAPTER)
+def flash_gate(adapters: Mapping[str, object]) -> FlashSale | None:
+    """The process's flash-sale gate among its adapters; None when it runs without one."""
+    gate = adapters.get(FLASH_ADAPTER)
     return gate if isinstance(gate, FlashSale) else None
+
+
+def _flash(uow: UnitOfWork) -> FlashSale | None:
+    return flash_gate(uow.adapters)
 
 
 def _stock_returned(uow: UnitOfWork, sku_ids: Collection[int]) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from kuaidan.risk.domain import RiskContext
-from kuaidan.security.middleware import DeviceCookieMiddleware
+from kuaidan.security.domain import DEVICE_COOKIE
 
-DEVICE_COOKIE, DEVICE_HEADER = DeviceCookieMiddleware.COOKIE, "X-Device-Id"
+DEVICE_HEADER = "X-Device-Id"
 
 
 def risk_context_from(request: Request) -> RiskContext:

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 ACTION_MAX_LENGTH = 64
+# The first-party device id every browser gets on its first page view; payment risk reads it.
+DEVICE_COOKIE = "kd_device"
 SUBJECT_MAX_LENGTH = 128
 
 

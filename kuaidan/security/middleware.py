@@ -7,6 +7,8 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kuaidan.security.domain import DEVICE_COOKIE
+
 
 class SecurityHeadersMiddleware:
     """HSTS on HTTPS responses, plus the usual hardening headers on every response."""
@@ -121,7 +123,7 @@ class DeviceCookieMiddleware:
     SameSite=Lax and random (it says nothing about the person).
     """
 
-    COOKIE = "kd_device"
+    COOKIE = DEVICE_COOKIE
     MAX_AGE_S = 2 * 365 * 24 * 3600
 
     def __init__(self, app: ASGIApp) -> None:

@@ -26,8 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaidan.inventory.domain import OutOfStock
-from kuaidan.inventory.flashsale import FlashSale
-from kuaidan.inventory.service import FLASH_ADAPTER
+from kuaidan.inventory.service import FlashSale, flash_gate
 from kuaidan.ordering import service
 from kuaidan.ordering.schemas import CheckoutCreate
 
@@ -95,8 +94,8 @@ class SoldOutEdge:
             await self.app(scope, receive, send)
             return
         container = _container(scope)
-        gate = None if container is None else container.adapters.get(FLASH_ADAPTER)
-        if not isinstance(gate, FlashSale) or not gate.marks:
+        gate = None if container is None else flash_gate(container.adapters)
+        if gate is None or not gate.marks:
             await self.app(scope, receive, send)
             return
         body, ended = await _read_body(receive)

@@ -19,7 +19,7 @@ from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish_many
 from kuaidan.inventory import service as inventory
 from kuaidan.inventory.domain import FlashHold, OutOfStock, Shortage
-from kuaidan.inventory.flashsale import FlashSale
+from kuaidan.inventory.service import FlashSale
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
