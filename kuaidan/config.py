@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         min_length=16,
         description="A bearer token that lets any address scrape /metrics; empty means none.",
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Where the worker processes of `serve --workers N` keep their metrics, so "
+        "that /metrics adds them up; `serve` sets it for its workers (a new directory at each "
+        "start). Empty: a process answers with its own.",
+    )
 
     timezone: str = Field(default="Asia/Shanghai", description="Zone used to display times.")
     currency: str = Field(default="CNY", min_length=3, max_length=3)

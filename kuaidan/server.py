@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
 import ssl
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +113,24 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     options = https_options(settings, workers=workers)
     redirect = start_redirect_listener(settings)
     try:
-        uvicorn.run("kuaidan.app:create_app", factory=True, **options)
+        with shared_metrics(workers):
+            uvicorn.run("kuaidan.app:create_app", factory=True, **options)
     finally:
         if redirect is not None:
             redirect.should_exit = True
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With more than one worker, a new directory where each worker's metrics live (the
+    Prometheus client's multiprocess mode), handed to the workers through their environment
+    before they start, and removed afterwards: any worker answering /metrics adds up all."""
+    if workers < 2:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="kuaidan-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["KUAIDAN_METRICS_DIR"] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from starlette.responses import Response
 
 from kuaidan.core.errors import Forbidden
@@ -46,4 +46,9 @@ async def metrics(request: Request) -> Response:
     )
     if not allowed:
         raise Forbidden("metrics are served to the configured addresses or with the token")
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_dir is None:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # One of several worker processes: the sum of all of theirs.
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(settings.metrics_dir))  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
