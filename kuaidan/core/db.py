@@ -7,6 +7,7 @@ commits. Repositories, helpers and routes never commit.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -37,6 +38,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -299,4 +302,13 @@ class UnitOfWork:
             await callback()
 
     async def close(self) -> None:
-        await self.session.close()
+        """Give the connection back. One the database dropped meanwhile (a restart) cannot
+        even be rolled back: it is thrown away instead, and nothing fails for it, since the
+        request's answer was decided already."""
+        try:
+            await self.session.close()
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("a connection lost while being given back was thrown away: %r", exc)
+            await self.session.invalidate()

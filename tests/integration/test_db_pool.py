@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from kuaidan.core.db import Database, database_unavailable
+from kuaidan.core.crypto import Cipher, Keyring
+from kuaidan.core.db import Database, UnitOfWork, database_unavailable
 from tests.conftest import PG_URL_ENV, postgres_url
 
 pytestmark = pytest.mark.postgres
@@ -120,3 +121,22 @@ async def test_a_connection_terminated_in_the_pool_fails_as_unavailable_and_rene
         finally:
             await db.dispose()
             await admin.dispose()
+
+
+async def test_a_unit_of_work_whose_connection_was_dropped_closes_quietly() -> None:
+    """A request's transaction when PostgreSQL restarts under it: giving the connection back
+    cannot roll it back. That used to raise from the request's teardown, after its answer had
+    been sent, and the server dropped the client's kept-alive connection."""
+    db = Database(_url(), pool_size=1, idle_ping_after_s=3600.0)
+    admin = Database(_url(), pool_size=1)
+    try:
+        keyring = Keyring(keys={"k1": bytes(32)}, active_id="k1", index_key=bytes(32))
+        uow = UnitOfWork(db, cipher=Cipher(keyring))
+        pid = int((await uow.session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        await _terminate(admin, pid)
+        await asyncio.sleep(0.3)
+        await uow.close()
+        assert await _backend_pid(db) != pid  # the dropped connection was thrown away
+    finally:
+        await db.dispose()
+        await admin.dispose()
