@@ -27,6 +27,7 @@ from kuaidan.catalog import pages as catalog_pages
 from kuaidan.config import Settings, load_settings
 from kuaidan.core.db import database_unavailable
 from kuaidan.core.errors import DomainError, ServiceUnavailable, Unauthorized
+from kuaidan.core.logs import RequestContextMiddleware
 from kuaidan.core.secrets import load_or_create_secrets
 from kuaidan.core.templating import STATIC_DIR, render
 from kuaidan.core.worker import Worker
@@ -148,6 +149,7 @@ def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
     app.add_middleware(ErrorAnswerMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every line of the request has its ids
 
 
 class ErrorAnswerMiddleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import logging.config
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
@@ -15,6 +16,7 @@ from rich.console import Console
 from kuaidan.accounts.domain import Role
 from kuaidan.bench.cli import bench_app
 from kuaidan.config import Settings, load_settings
+from kuaidan.core.logs import logging_config
 
 T = TypeVar("T")
 
@@ -41,9 +43,7 @@ console = Console()
 
 def _settings() -> Settings:
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
     return settings
 
 
@@ -111,6 +111,7 @@ def demo(
     from kuaidan.server import tls_files
 
     settings = demo_console.demo_settings(_settings())
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines bury the banner
     problem = demo_console.sqlite_problem(settings)
     if problem:

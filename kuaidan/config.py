@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="Log lines as JSON objects (with request, trace, order and event ids), or "
+        "as readable text for a terminal (`kuaidan demo` uses text unless this is set).",
+    )
     run_worker_in_process: bool = Field(
         default=True, description="Run the outbox/job worker inside `serve` (embedded default)."
     )

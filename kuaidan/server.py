@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from kuaidan.config import Settings
+from kuaidan.core.logs import logging_config
 from kuaidan.core.tls import ensure_self_signed, server_context
 
 log = logging.getLogger("kuaidan.server")
@@ -102,6 +103,7 @@ def https_options(settings: Settings, *, workers: int) -> dict[str, Any]:
         "ssl_keyfile": str(key),
         "ssl_context_factory": TlsContextFactory(cert, key),
         "log_level": settings.log_level,
+        "log_config": logging_config(settings.log_level, settings.log_format),
         "proxy_headers": False,
         "server_header": False,
         "timeout_graceful_shutdown": 10,

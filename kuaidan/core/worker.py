@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from kuaidan.core import outbox
+from kuaidan.core import logs, outbox
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.outbox import Claim, EventRecord, ScheduledJob
 
@@ -172,7 +172,11 @@ class Worker:
                 uow, limit=self.settings.batch, lease=self.settings.lease
             )
             for claim in claims:
-                await self._deliver(uow, claim)
+                event = claim.event
+                with logs.bound(
+                    event=event.id, topic=event.topic, key=event.key, handler=claim.handler
+                ):
+                    await self._deliver(uow, claim)
             events += len(claims)
             jobs = await self._run_due_jobs(uow)
             self._idle_s = min(
@@ -285,7 +289,8 @@ class Worker:
         ran = 0
         for job in self._schedule.due(self.registry.jobs, uow.now()):
             if await _take_job_lease(uow, job.name, self.settings.lease):
-                await self._run_job(uow, job)
+                with logs.bound(job=job.name):
+                    await self._run_job(uow, job)
                 ran += 1
             else:
                 await self._learn_from_row(uow, job)

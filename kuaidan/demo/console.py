@@ -107,10 +107,11 @@ def base_urls(settings: Settings) -> tuple[str, str | None]:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The demo's settings: one-time codes readable at /dev/inbox unless the page was set."""
-    if "dev_inbox_page" in settings.model_fields_set:
-        return settings
-    return settings.model_copy(update={"dev_inbox_page": True})
+    """The demo's settings: one-time codes readable at /dev/inbox, and logs as text for the
+    terminal it runs in, each unless it was set."""
+    defaults = {"dev_inbox_page": True, "log_format": "console"}
+    update = {k: v for k, v in defaults.items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=update)
 
 
 def logins_table() -> Table:

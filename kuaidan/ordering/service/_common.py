@@ -8,6 +8,7 @@ from typing import Any
 
 from kuaidan.accounts.domain import AddressInfo, Role, UserInfo
 from kuaidan.catalog import service as catalog
+from kuaidan.core import logs
 from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import InvalidInput, NotFound
@@ -86,6 +87,7 @@ async def order_by_number(uow: UnitOfWork, number: str) -> Order:
     row = await repository.get_order(uow.session, order_id) if order_id <= MAX_ROW_ID else None
     if row is None or local_day(row.placed_at) != day:
         raise NotFound("no such order")
+    logs.bind(order=number)
     return row
 
 

@@ -14,6 +14,7 @@ from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import AddressInfo, UserInfo
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import SkuInfo
+from kuaidan.core import logs
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.core.outbox import publish_many
@@ -358,6 +359,7 @@ async def _new_checkout(
         "payment_deadline": payment_deadline(now, policy.payment_ttl),
     }
     checkout_id = await repository.insert_checkout(uow.session, values)
+    logs.bind(checkout=values["reference"])
     return Checkout(id=checkout_id, **values)
 
 
