@@ -5,6 +5,7 @@ shipping, completion, cancellation with refunds, expiry, and who sees an order.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from tests.integration.ordering_support import (
     reservations,
     staff,
 )
+from tests.integration.test_payments import sandbox_trade
 
 # The shared fixtures, bound into this module.
 market = support.market
@@ -74,6 +76,67 @@ async def test_an_order_is_paid_shipped_delivered_and_completed(server, api, mar
     assert actions == ["placed", "pay", "ship", "deliver", "confirm_receipt"]
     again = await api.post(f"/api/v1/orders/{number}/confirm-receipt", headers=buyer.auth)
     assert again.status_code == 409
+
+
+async def _pay_page_token(sandbox: PaySandbox, pay_url: str) -> str:
+    """The buyer opens the provider's pay page (the trade exists from then on)."""
+    async with sandbox.client() as client:
+        page = await client.get(pay_url)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_a_cancelled_unpaid_order_can_no_longer_be_paid_at_the_provider(
+    server, api, market, pay_sandbox
+):
+    sku = await new_sku(server, market, market.shop_a, 3300, 5)
+    buyer = await new_buyer(api)
+    placed = await place(api, buyer, [(sku, 1)])
+    reference, number = placed["checkout"]["reference"], placed["orders"][0]["number"]
+    token = await _pay_page_token(pay_sandbox, placed["checkout"]["pay_url"])
+    cancelled = await api.post(
+        f"/api/v1/orders/{number}/cancel", json={"reason": "买错了"}, headers=buyer.auth
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert not cancelled.json()["refund_requested"]
+
+    async def closed_at_provider() -> bool:
+        return bool((await sandbox_trade(pay_sandbox, reference))["trade_status"] == "TRADE_CLOSED")
+
+    await eventually(closed_at_provider)
+    async with pay_sandbox.client() as client:
+        paid = await client.post("/gateway/pay", data={"token": token})
+    assert paid.status_code == 400, paid.text
+    async with opened(server) as uow:
+        info = await payments.get_payment(uow=uow, reference=reference)
+    assert info is not None and info.status is PaymentStatus.CLOSED
+    shown = (await api.get(f"/api/v1/checkouts/{reference}", headers=buyer.auth)).json()
+    assert shown["checkout"]["pay_url"] is None
+
+
+async def test_a_checkout_stays_payable_while_one_of_its_orders_is_not_cancelled(
+    server, api, market, pay_sandbox
+):
+    sku_a = await new_sku(server, market, market.shop_a, 1200, 5)
+    sku_b = await new_sku(server, market, market.shop_b, 800, 5)
+    buyer = await new_buyer(api)
+    placed = await place(api, buyer, [(sku_a, 1), (sku_b, 1)])
+    reference = placed["checkout"]["reference"]
+    await _pay_page_token(pay_sandbox, placed["checkout"]["pay_url"])
+    first, second = (o["number"] for o in placed["orders"])
+    path = f"/api/v1/orders/{first}/cancel"
+    assert (await api.post(path, json={"reason": "x"}, headers=buyer.auth)).status_code == 200
+    await asyncio.sleep(1.0)  # the worker's passes: a close would have reached the provider
+    assert (await sandbox_trade(pay_sandbox, reference))["trade_status"] == "WAIT_BUYER_PAY"
+    path = f"/api/v1/orders/{second}/cancel"
+    assert (await api.post(path, json={"reason": "x"}, headers=buyer.auth)).status_code == 200
+
+    async def closed_at_provider() -> bool:
+        return bool((await sandbox_trade(pay_sandbox, reference))["trade_status"] == "TRADE_CLOSED")
+
+    await eventually(closed_at_provider)
 
 
 async def test_cancelling_a_paid_order_refunds_it_and_releases_its_stock(

@@ -22,7 +22,12 @@ from kuaidan.ordering.domain import (
 from kuaidan.ordering.events import OrderPaid
 from kuaidan.ordering.models import Order
 from kuaidan.ordering.service import _common as common
-from kuaidan.ordering.service.orders import cancel_row, complete_row, request_order_refund
+from kuaidan.ordering.service.orders import (
+    cancel_row,
+    close_unpaid_checkout,
+    complete_row,
+    request_order_refund,
+)
 from kuaidan.payments import service as payments
 from kuaidan.payments.domain import PAID_STATUSES
 
@@ -144,9 +149,8 @@ async def _expire_checkout(uow: UnitOfWork, checkout_id: int, now: datetime) -> 
                     reason=EXPIRED_REASON,
                 )
                 expired += 1
-        unpaid = all(r.status == OrderStatus.CANCELLED.value and r.paid_at is None for r in orders)
-        if expired and unpaid and checkout.payment_id is not None:
-            await payments.close_payment(uow=uow, reference=reference)
+        if expired:
+            await close_unpaid_checkout(uow, checkout_id)
         return expired
 
 

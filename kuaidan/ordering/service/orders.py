@@ -132,7 +132,8 @@ async def request_order_refund(uow: UnitOfWork, row: Order, *, cause: str, note:
 async def cancel_order(*, uow: UnitOfWork, number: str, by: UserInfo, reason: str) -> OrderView:
     """Cancel before shipping, as the buyer, the order's merchant, an agent or an admin.
 
-    A paid order is refunded in full; its stock goes back on sale at once.
+    A paid order is refunded in full; its stock goes back on sale at once. Once no order of
+    the checkout is left to pay, its trade is closed at the provider.
     """
     reason = clean_reason(reason)
     async with uow.atomic():
@@ -140,7 +141,21 @@ async def cancel_order(*, uow: UnitOfWork, number: str, by: UserInfo, reason: st
         await cancel_row(
             uow, row, OrderAction.CANCEL, actor=common.actor_of(by), actor_id=by.id, reason=reason
         )
+        await close_unpaid_checkout(uow, row.checkout_id)
     return await get_order(uow=uow, number=number, viewer=by)
+
+
+async def close_unpaid_checkout(uow: UnitOfWork, checkout_id: int) -> None:
+    """Inside the cancelling transaction: when every order of the checkout is cancelled and
+    none was paid, its payment is closed (the outbox closes the trade at the provider, retried
+    while the provider cannot be reached), so the buyer can no longer pay for what was
+    cancelled. A payment arriving all the same is refunded in full: the last line of defence."""
+    checkout = await repository.get_checkout(uow.session, checkout_id)
+    if checkout is None or checkout.payment_id is None:
+        return
+    orders = await repository.orders_of_checkout(uow.session, checkout_id)
+    if all(r.status == OrderStatus.CANCELLED.value and r.paid_at is None for r in orders):
+        await payments.close_payment(uow=uow, reference=common.reference_of(uow.cipher, checkout))
 
 
 # --- shipping, delivery, completion ---------------------------------------------------------
