@@ -211,7 +211,7 @@ async def test_a_redirected_parcel_comes_back_and_a_new_one_reaches_the_new_addr
     assert asked.status_code == 201, asked.text
     case = asked.json()
     assert (case["kind"], case["status"], case["bearer"]) == ("redirect", "requested", "buyer")
-    assert case["fee_fen"] == await expected_fee(server, old)
+    assert case["fee_fen"] == case["fee_charged_fen"] == await expected_fee(server, old)
     assert "北京" in case["new_address"]
     again = await ask(api, number, buyer.auth, kind="cancel", reason="twice")
     assert again.status_code == 409, again.text
@@ -367,6 +367,7 @@ async def test_a_parcel_the_carrier_cannot_stop_is_delivered_and_the_buyer_is_to
     assert 'data-testid="interception-case" data-status="' in shown.text
     failed = await case_reaches(api, number, buyer, "failed")
     assert failed["carrier_message"]
+    assert failed["fee_fen"] > 0 and failed["fee_charged_fen"] == 0
 
     async def told() -> list[Any]:
         async with opened(server) as uow:

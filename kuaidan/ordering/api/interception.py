@@ -47,6 +47,9 @@ class InterceptionCreate(_Strict):
 
 
 class InterceptionRead(_Strict):
+    """A case: ``fee_fen`` is the carrier's fee for the parcel's zone, ``fee_charged_fen`` what
+    of it is charged (0 for a failed interception: the parcel went on as planned)."""
+
     case_id: int
     order_number: str
     kind: str
@@ -55,6 +58,7 @@ class InterceptionRead(_Strict):
     cause: str
     bearer: str
     fee_fen: int
+    fee_charged_fen: int
     refund_fen: int | None
     currency: str
     old_shipment: str
@@ -71,7 +75,8 @@ class InterceptionRead(_Strict):
         return cls(
             case_id=view.case_id, order_number=view.order_number, kind=view.kind.value,
             status=view.status.value, words=view.words, cause=view.cause.value,
-            bearer=view.bearer.value, fee_fen=view.fee_fen, refund_fen=view.refund_fen,
+            bearer=view.bearer.value, fee_fen=view.fee_fen,
+            fee_charged_fen=view.fee_fen if view.fee_charged else 0, refund_fen=view.refund_fen,
             currency=view.currency, old_shipment=view.old_shipment,
             new_shipment=view.new_shipment, new_address=view.new_address,
             requested_by=view.requested_by, reason=view.reason,
