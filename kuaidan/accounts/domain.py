@@ -10,6 +10,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from kuaidan.core.errors import InvalidInput
+from kuaidan.core.text import one_line
 
 
 class Role(StrEnum):
@@ -191,9 +192,7 @@ def check_password(password: str, *, email: str | None = None) -> None:
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
     """Trim, collapse inner whitespace, refuse control characters and over-long values."""
-    text = " ".join(value.split())
-    if _CONTROL_RE.search(text):
-        raise InvalidInput(f"{field} contains control characters", details={"field": field})
+    text = one_line(value, field=field)
     if required and not text:
         raise InvalidInput(f"{field} is required", details={"field": field})
     if len(text) > max_length:

@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+
+from kuaidan.core.text import LINE_BREAKS, control_character
 
 # Ids are INTEGER columns on PostgreSQL (32 bits); an id past that cannot exist, and passing
 # it to the driver fails before the query runs. SQLite's 64 bits hold every such id too.
@@ -31,9 +39,7 @@ Fen = Annotated[int, Ge(0), Le(MAX_FEN)]
 Quantity = Annotated[int, Ge(1), Le(MAX_QUANTITY)]
 """Units of one SKU on a line: 1 to ``MAX_QUANTITY``."""
 
-# C0 controls, DEL and C1 controls. Multi-line text may hold tabs and line breaks.
-_CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
-_MULTILINE_ALLOWED = frozenset("\t\n\r")
+_MULTILINE_ALLOWED = LINE_BREAKS
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,13 @@ class NoControlCharacters:
         return f"^(?:[^{ranges}]|[{kept}])*$"
 
     def check(self, value: str) -> str:
-        for position, char in enumerate(value):
-            if char in _CONTROL and char not in self.allowed:
-                raise PydanticCustomError(
-                    "control_character",
-                    "must not contain control characters (found U+{code} at position {pos})",
-                    {"code": f"{ord(char):04X}", "pos": position},
-                )
+        position = control_character(value, allowed=self.allowed)
+        if position is not None:
+            raise PydanticCustomError(
+                "control_character",
+                "must not contain control characters (found U+{code} at position {pos})",
+                {"code": f"{ord(value[position]):04X}", "pos": position},
+            )
         return value
 
     def __get_pydantic_core_schema__(
@@ -78,3 +84,29 @@ Text = Annotated[str, NoControlCharacters()]
 
 MultilineText = Annotated[str, NoControlCharacters(_MULTILINE_ALLOWED)]
 """Text that may span lines (a note, a comment): tabs and line breaks, no other controls."""
+
+
+def _refuse_controls_in(value: Any) -> None:
+    if isinstance(value, str):
+        NoControlCharacters(_MULTILINE_ALLOWED).check(value)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_controls_in(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_controls_in(key)
+            _refuse_controls_in(item)
+
+
+class RequestBody(BaseModel):
+    """The base of every JSON request body: unknown fields are refused, and no text anywhere in
+    it may hold a control character other than tabs and line breaks (``Text`` fields refuse
+    those too). The 422 names the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        _refuse_controls_in(value)
+        return value

@@ -8,6 +8,7 @@ from datetime import datetime
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import InvalidInput, NotFound
 from kuaidan.core.outbox import publish
+from kuaidan.core.text import one_line
 from kuaidan.logistics import repository
 from kuaidan.logistics.domain import CarrierProfile, CarrierQuality, CarrierQuote, Place
 from kuaidan.logistics.domain.carriers import (
@@ -147,7 +148,7 @@ async def change_carrier_status(
 ) -> CarrierProfile:
     """An operator's change of a carrier's status: a reason is required, and the change is
     written to the audit log in the same transaction (nothing when the status is unchanged)."""
-    cleaned = " ".join(reason.split())
+    cleaned = one_line(reason, field="reason")
     if not cleaned:
         raise InvalidInput("a change of status needs a reason")
     if len(cleaned) > MAX_REASON:

@@ -9,6 +9,7 @@ from datetime import datetime
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuaidan.core.outbox import publish
+from kuaidan.core.text import one_line
 from kuaidan.logistics import repository
 from kuaidan.logistics.domain import (
     CaseStatus,
@@ -187,7 +188,7 @@ async def add_case_note(
     merchant_id: int | None = None,
 ) -> None:
     """Append a note; with ``merchant_id`` only that merchant's own case is found."""
-    if not " ".join(note.split()):
+    if not one_line(note, field="note"):
         raise InvalidInput("a note needs some text")
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"a note is at most {MAX_NOTE} characters")

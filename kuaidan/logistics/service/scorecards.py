@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kuaidan.core.text import one_line
 from kuaidan.logistics import repository
 from kuaidan.logistics.domain import CarrierProfile, CarrierStatus, ShipmentStatus
 from kuaidan.logistics.domain.scorecards import (
@@ -46,7 +47,7 @@ async def rate_delivery(
             carrier_id=row.carrier_id,
             buyer_id=buyer_id,
             stars=stars,
-            comment=" ".join(comment.split())[:500],
+            comment=one_line(comment, field="comment")[:500],
             rated_at=uow.now(),
         )
         await repository.add(uow.session, rating)

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kuaidan.core.errors import Conflict, InvalidInput
+from kuaidan.core.text import one_line
 
 
 class OrderStatus(StrEnum):
@@ -460,7 +461,7 @@ def check_shipment(carrier: str, tracking_number: str) -> tuple[str, str]:
 
 
 def clean_reason(reason: str, *, max_length: int = 200) -> str:
-    text = " ".join(reason.split())
+    text = one_line(reason, field="reason")
     if not text:
         raise InvalidInput("say why", details={"field": "reason"})
     if len(text) > max_length:
@@ -469,7 +470,7 @@ def clean_reason(reason: str, *, max_length: int = 200) -> str:
 
 
 def clean_note(note: str | None, *, max_length: int = 200) -> str | None:
-    text = " ".join((note or "").split())
+    text = one_line(note or "", field="note")
     if len(text) > max_length:
         raise InvalidInput(f"a note has at most {max_length} characters", details={"field": "note"})
     return text or None

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from kuaidan.core.errors import Conflict, InvalidInput
+from kuaidan.core.text import one_line
 
 
 class CaseKind(StrEnum):
@@ -320,7 +321,7 @@ def is_trusted(*, completed_orders: int, ruled_against: int, policy: AfterSalesP
 
 
 def clean_text(text: str, *, field: str, low: int = 1, high: int = 500) -> str:
-    value = " ".join(text.split())
+    value = one_line(text, field=field)
     if not low <= len(value) <= high:
         raise InvalidInput(f"{field} needs {low} to {high} characters", details={"field": field})
     return value

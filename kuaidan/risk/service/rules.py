@@ -13,6 +13,7 @@ from typing import Any
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, NotFound
+from kuaidan.core.text import one_line
 from kuaidan.risk import repository
 from kuaidan.risk.domain import (
     ListedNetwork,
@@ -124,7 +125,7 @@ async def add_network(*, uow: UnitOfWork, cidr: str, note: str, actor_id: int) -
             raise Conflict("this network is listed already")
         row = RiskListedNetwork(
             cidr=network,
-            note=" ".join(note.split())[:200],
+            note=one_line(note, field="note")[:200],
             created_at=uow.now(),
             created_by=actor_id,
         )
