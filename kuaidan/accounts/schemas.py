@@ -8,14 +8,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan.accounts.domain import Role
-from kuaidan.core.fields import Text
+from kuaidan.core.fields import RequestBody, Text
 from kuaidan.core.pagination import PageMeta
 
 # Generous outer bounds; the domain rules give the precise, friendlier messages.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class _Request(BaseModel):
+class _Request(RequestBody):
     model_config = ConfigDict(extra="forbid", str_max_length=1024)
 
 

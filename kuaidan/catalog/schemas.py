@@ -18,7 +18,7 @@ from kuaidan.catalog.domain import (
     Sort,
     Variant,
 )
-from kuaidan.core.fields import Fen
+from kuaidan.core.fields import Fen, RequestBody
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageOf
 from kuaidan.merchants.domain import MerchantInfo
 
@@ -54,7 +54,7 @@ class ProductSearchParams(PageParams):
         return self
 
 
-class ReturnWindowPut(Strict):
+class ReturnWindowPut(RequestBody):
     no_reason_return_days: int | None = Field(
         ...,
         ge=0,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
+from kuaidan.core.fields import RequestBody
 from kuaidan.logistics import service
 from kuaidan.logistics.domain import CarrierStatus, CaseStatus, ExceptionKind, Resolution
 from kuaidan.logistics.domain.scorecards import CarrierScorecardInfo
@@ -67,7 +68,7 @@ class CaseRead(BaseModel):
         )
 
 
-class CaseResolve(BaseModel):
+class CaseResolve(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Resolution
@@ -75,13 +76,13 @@ class CaseResolve(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class CaseNote(BaseModel):
+class CaseNote(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=500)
 
 
-class CarrierStatusChange(BaseModel):
+class CarrierStatusChange(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     status: CarrierStatus

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kuaidan.core.fields import RequestBody
 from kuaidan.merchants.domain import WebhookEndpointInfo
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=8, max_length=500, examples=["https://shop.example.com/hooks"])

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kuaidan.catalog.domain import media_url
+from kuaidan.core.fields import RequestBody
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageOf
 from kuaidan.logistics.domain import ExceptionCaseInfo, ShipmentInfo
 from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
@@ -46,16 +47,16 @@ def _image_url(path: str | None) -> str | None:
 # --- requests -------------------------------------------------------------------------------
 
 
-class CartItemPut(Strict):
+class CartItemPut(RequestBody):
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY, description="Units of this SKU.")
 
 
-class CheckoutItem(Strict):
+class CheckoutItem(RequestBody):
     sku_id: int = Field(ge=1)
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
-class CheckoutCreate(Strict):
+class CheckoutCreate(RequestBody):
     """Either ``items``, or ``from_cart`` (optionally only the cart lines in ``sku_ids``)."""
 
     items: list[CheckoutItem] | None = Field(None, min_length=1, max_length=MAX_LINES)
@@ -81,17 +82,17 @@ class CheckoutCreate(Strict):
         return self
 
 
-class OrderListParams(Strict):
+class OrderListParams(RequestBody):
     status: OrderStatus | None = None
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
 
 
-class CancelRequest(Strict):
+class CancelRequest(RequestBody):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class ShipRequest(Strict):
+class ShipRequest(RequestBody):
     """Ship with the best carrier (``{}``), a chosen one (``carrier_code`` from the
     proposals), or a parcel the merchant booked itself (``carrier_code`` + ``tracking_number``)."""
 
@@ -107,11 +108,11 @@ class ShipRequest(Strict):
     weight_g: int = Field(1000, ge=1, le=100_000, description="The parcel's weight in grams.")
 
 
-class CarrierQuery(Strict):
+class CarrierQuery(RequestBody):
     weight_g: int = Field(1000, ge=1, le=100_000, description="The parcel's weight in grams.")
 
 
-class ShippingSettingsPut(Strict):
+class ShippingSettingsPut(RequestBody):
     province: str = Field("", max_length=20, description="e.g. 浙江省 or Zhejiang; empty = none")
     city: str = Field("", max_length=50, description="e.g. 杭州市")
     auto_book_carrier: bool = Field(
@@ -119,7 +120,7 @@ class ShippingSettingsPut(Strict):
     )
 
 
-class ReturnAddressPut(Strict):
+class ReturnAddressPut(RequestBody):
     recipient: str = Field(max_length=100, description="Who receives returns, e.g. 好厨房 售后")
     phone: str = Field(max_length=40, description="5-20 characters with at least 5 digits")
     province: str = Field(max_length=20, description="e.g. 浙江省 or Zhejiang")
@@ -127,7 +128,7 @@ class ReturnAddressPut(Strict):
     line: str = Field(max_length=400, description="District, street and number (4-200 characters)")
 
 
-class RatingCreate(Strict):
+class RatingCreate(RequestBody):
     stars: int = Field(ge=1, le=5)
     comment: str = Field("", max_length=500)
 

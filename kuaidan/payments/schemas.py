@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kuaidan.core.fields import RequestBody
 from kuaidan.payments.domain import PaymentStatus
 
 
@@ -24,7 +25,7 @@ class PaymentRead(BaseModel):
     refunded_fen: int
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=r"^[0-9]{6}$", description="The six-digit code sent to the buyer.")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kuaidan.core.fields import RequestBody
 from kuaidan.risk.domain import BuyerHistory, HoldInfo, ListedNetwork, Rule
 from kuaidan.security.domain import AuditEntry
 
@@ -89,17 +90,17 @@ class HoldList(Strict):
     items: list[HoldDetail]
 
 
-class ReviewRequest(Strict):
+class ReviewRequest(RequestBody):
     note: str = Field(min_length=1, max_length=500, description="Why; kept in the audit log.")
 
 
-class ConditionBody(Strict):
+class ConditionBody(RequestBody):
     signal: str = Field(max_length=64)
     op: Literal[">=", ">", "<=", "<", "is"]
     value: float | bool
 
 
-class RuleBody(Strict):
+class RuleBody(RequestBody):
     position: int = Field(ge=0, lt=1_000_000)
     description: str = Field(default="", max_length=200)
     when: list[ConditionBody] = Field(min_length=1, max_length=4)
@@ -123,7 +124,7 @@ class RuleRead(Strict):
         return cls.model_validate(data)
 
 
-class NetworkBody(Strict):
+class NetworkBody(RequestBody):
     cidr: str = Field(max_length=50, description="e.g. 203.0.113.0/24")
     note: str = Field(default="", max_length=200)
 

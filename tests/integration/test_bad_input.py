@@ -355,3 +355,42 @@ async def test_unknown_api_route_and_wrong_method_are_json_errors(api: httpx.Asy
     wrong = await api.delete("/api/v1/products")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_control_characters_in_real_requests_are_refused_naming_the_field(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """On an order that exists (the sweep's unknown ids stop at a 404 first): a NUL or another
+    control character in a note or a reason is a 422 naming the field, and nothing is stored.
+    The pages' forms reach the same cleaning in the service (``core.text.one_line``)."""
+    from tests.integration.ordering_support import new_buyer, new_sku, open_market, place
+
+    market = await open_market(server)
+    sku = await new_sku(server, market, market.shop_a, 2500, 10)
+    buyer = await new_buyer(api)
+    items = [{"sku_id": sku, "quantity": 1}]
+    body = {"items": items, "address_id": buyer.address_id, "note": "请放门口\x00"}
+    headers = {**buyer.auth, "Idempotency-Key": "nul-note"}
+    refused = await api.post("/api/v1/checkouts", json=body, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert "note" in json.dumps(refused.json()["error"])
+
+    placed = await place(api, buyer, [(sku, 1)])
+    number = placed["orders"][0]["number"]
+    for reason in ("不要了\x00", "bell\x07", "c1\x85"):
+        cancel = await api.post(
+            f"/api/v1/orders/{number}/cancel", json={"reason": reason}, headers=buyer.auth
+        )
+        assert cancel.status_code == 422, cancel.text
+        assert "reason" in json.dumps(cancel.json()["error"])
+    shown = (await api.get(f"/api/v1/orders/{number}", headers=buyer.auth)).json()
+    assert shown["status"] == "pending_payment"
+
+    uow = server.uow()
+    try:
+        stored = await uow.session.execute(
+            text("SELECT count(*) FROM orders WHERE note LIKE :n"), {"n": "%\x00%"}
+        )
+        assert stored.scalar() == 0
+    finally:
+        await uow.close()

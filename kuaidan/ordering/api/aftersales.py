@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
-from kuaidan.core.fields import Id
+from kuaidan.core.fields import Id, RequestBody
 from kuaidan.ordering.domain.aftersales import AfterSalesPolicy, CaseKind, CaseView, Claim
 from kuaidan.ordering.service import aftersales
 
@@ -27,12 +27,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ClaimIn(_Strict):
+class ClaimIn(RequestBody):
     sku_id: int
     quantity: int = Field(ge=1, le=99)
 
 
-class CaseCreate(_Strict):
+class CaseCreate(RequestBody):
     """``return`` (no reason, within the category's window), ``quality`` (a fault: the shop
     pays the parcel back), ``exchange`` (one item, for ``exchange_sku_id``, another colour or
     size of the same product) or ``missing`` (refund only). ``request_id`` makes a double
@@ -45,16 +45,16 @@ class CaseCreate(_Strict):
     exchange_sku_id: int | None = None
 
 
-class DecisionIn(_Strict):
+class DecisionIn(RequestBody):
     approve: bool
     reason: str | None = Field(default=None, max_length=500)
 
 
-class DisputeIn(_Strict):
+class DisputeIn(RequestBody):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class SendBackIn(_Strict):
+class SendBackIn(RequestBody):
     """Empty for a pickup the platform books; or the carrier and tracking number of a parcel
     the buyer sent."""
 

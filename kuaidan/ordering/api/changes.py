@@ -14,7 +14,7 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from kuaidan import deps
-from kuaidan.core.fields import Id
+from kuaidan.core.fields import Id, Quantity, RequestBody
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.changes import ChangeInfo
 from kuaidan.ordering.schemas import Strict
@@ -24,21 +24,21 @@ router = APIRouter(tags=["ordering: changes"], dependencies=[deps.CsrfProtected]
 RequestId = Field(min_length=1, max_length=64, description="The client's id of this submission.")
 
 
-class AddressChangeCreate(Strict):
+class AddressChangeCreate(RequestBody):
     address_id: int = Field(ge=1, le=2**31 - 1, description="One of the buyer's addresses.")
     request_id: str = RequestId
 
 
-class LineChangeCreate(Strict):
+class LineChangeCreate(RequestBody):
     """Swap (``new_sku_id``: another colour/size of the same product) and/or ``quantity``."""
 
     sku_id: int = Field(ge=1, le=2**31 - 1, description="The line's SKU now.")
     new_sku_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    quantity: int | None = Field(None, description="1 to 99.")
+    quantity: Quantity | None = Field(None, description="1 to 99.")
     request_id: str = RequestId
 
 
-class ChangeDecision(Strict):
+class ChangeDecision(RequestBody):
     approve: bool
     reason: str = Field("", max_length=200)
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
+from kuaidan.core.fields import RequestBody
 from kuaidan.ordering.domain.interception import (
     InterceptionCause,
     InterceptionKind,
@@ -25,7 +26,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NewAddressIn(_Strict):
+class NewAddressIn(RequestBody):
     recipient: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=5, max_length=32)
     province: str = Field(min_length=1, max_length=50, examples=["浙江省"])
@@ -35,7 +36,7 @@ class NewAddressIn(_Strict):
     postcode: str | None = Field(default=None, max_length=10)
 
 
-class InterceptionCreate(_Strict):
+class InterceptionCreate(RequestBody):
     """``redirect`` with the new ``address``, or ``cancel`` (the order is refunded once the
     parcel is back, less the carrier's fee when the buyer bears it). ``cause`` is an agent's
     word only: ``merchant_error`` puts the fee on the merchant."""
