@@ -27,6 +27,7 @@ from kuaidan.ordering.readmodels import OrderSummary, OrderView
 from kuaidan.ordering.service import _common as common
 from kuaidan.ordering.service.live import announce
 from kuaidan.payments import service as payments
+from kuaidan.payments.domain import PaymentStatus
 
 # --- reading --------------------------------------------------------------------------------
 
@@ -149,13 +150,18 @@ async def close_unpaid_checkout(uow: UnitOfWork, checkout_id: int) -> None:
     """Inside the cancelling transaction: when every order of the checkout is cancelled and
     none was paid, its payment is closed (the outbox closes the trade at the provider, retried
     while the provider cannot be reached), so the buyer can no longer pay for what was
-    cancelled. A payment arriving all the same is refunded in full: the last line of defence."""
+    cancelled; one held by risk is closed before it gets a pay link. A payment arriving all
+    the same is refunded in full: the last line of defence."""
     checkout = await repository.get_checkout(uow.session, checkout_id)
     if checkout is None or checkout.payment_id is None:
         return
     orders = await repository.orders_of_checkout(uow.session, checkout_id)
-    if all(r.status == OrderStatus.CANCELLED.value and r.paid_at is None for r in orders):
-        await payments.close_payment(uow=uow, reference=common.reference_of(uow.cipher, checkout))
+    if not all(r.status == OrderStatus.CANCELLED.value and r.paid_at is None for r in orders):
+        return
+    reference = common.reference_of(uow.cipher, checkout)
+    closed = await payments.close_payment(uow=uow, reference=reference)
+    if closed.status is PaymentStatus.HELD:  # no pay link yet: no code may release one now
+        await payments.close_held_payment(uow=uow, reference=reference)
 
 
 # --- shipping, delivery, completion ---------------------------------------------------------

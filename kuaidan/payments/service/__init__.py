@@ -25,6 +25,7 @@ from kuaidan.payments.service._core import (
 )
 from kuaidan.payments.service.holds import (
     block_hold,
+    close_held_payment,
     expire_hold,
     release_hold,
     resend_code,
@@ -41,6 +42,7 @@ __all__ = [
     "PaymentsConfig",
     "block_hold",
     "build_provider",
+    "close_held_payment",
     "close_payment",
     "expire_hold",
     "get_payment",

@@ -3,7 +3,8 @@ an analyst's approval or rejection and an expired hold arrive as risk's events.
 
 Released, a held payment is ``created`` again with a fresh pay link (``PaymentReleased``);
 stopped, it is ``blocked`` (``PaymentBlocked``); expired, it is ``closed``
-(``PaymentHoldExpired``). Ordering reacts to those three. Nothing here calls the provider.
+(``PaymentHoldExpired``). Ordering reacts to those three. Closed too when ordering cancels all
+its orders while it is held. Nothing here calls the provider.
 """
 
 from __future__ import annotations
@@ -122,6 +123,25 @@ async def block_hold(*, uow: UnitOfWork, reference: str, reason: str) -> bool:
         if payment.status != HELD:
             return False
         await _block(uow, payment, reason=reason)
+        return True
+
+
+async def close_held_payment(*, uow: UnitOfWork, reference: str) -> bool:
+    """Every order of a held payment was cancelled: it is closed, so neither a code nor an
+    analyst can release it to a pay link any more. It never had one, so there is nothing to
+    close at the provider."""
+    async with uow.atomic():
+        payment = await _require_payment(uow, reference, lock=True)
+        if not await repository.set_status(
+            uow.session,
+            payment_id=payment.id,
+            from_status=HELD,
+            to_status=PaymentStatus.CLOSED.value,
+        ):
+            return False
+        await security.record(
+            uow=uow, actor_id=None, action="payments.hold_closed", subject=f"payment:{reference}"
+        )
         return True
 
 
