@@ -11,7 +11,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
-from kuaidan.core.fields import RequestBody
+from kuaidan.core.fields import RequestBody, Text
 from kuaidan.ordering.domain.interception import (
     InterceptionCause,
     InterceptionKind,
@@ -27,13 +27,13 @@ class _Strict(BaseModel):
 
 
 class NewAddressIn(RequestBody):
-    recipient: str = Field(min_length=1, max_length=50)
-    phone: str = Field(min_length=5, max_length=32)
-    province: str = Field(min_length=1, max_length=50, examples=["浙江省"])
-    city: str = Field(min_length=1, max_length=50, examples=["杭州市"])
-    district: str = Field(default="", max_length=50)
-    line: str = Field(min_length=1, max_length=200)
-    postcode: str | None = Field(default=None, max_length=10)
+    recipient: Text = Field(min_length=1, max_length=50)
+    phone: Text = Field(min_length=5, max_length=32)
+    province: Text = Field(min_length=1, max_length=50, examples=["浙江省"])
+    city: Text = Field(min_length=1, max_length=50, examples=["杭州市"])
+    district: Text = Field(default="", max_length=50)
+    line: Text = Field(min_length=1, max_length=200)
+    postcode: Text | None = Field(default=None, max_length=10)
 
 
 class InterceptionCreate(RequestBody):
@@ -42,7 +42,7 @@ class InterceptionCreate(RequestBody):
     word only: ``merchant_error`` puts the fee on the merchant."""
 
     kind: Literal["redirect", "cancel"]
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
     address: NewAddressIn | None = None
     cause: Literal["buyer_changed_mind", "merchant_error"] | None = None
 
