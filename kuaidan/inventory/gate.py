@@ -6,10 +6,9 @@ comes from the database's conditional update, run by whoever drives the :class:`
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
+from kuaidan.core.batching import MicroBatcher
 from kuaidan.inventory.domain import FlashClaim, FlashHold
 
 
@@ -98,7 +97,6 @@ RunBatch = Callable[
 ]
 
 
-@dataclass
 class Batcher:
     """Claims on one hot SKU, queued and granted in batches: one transaction per batch.
 
@@ -110,16 +108,29 @@ class Batcher:
     transaction would only say it again (after the winners' own, which hold the connections).
     """
 
-    run: RunBatch
-    max_batch: int = 100
-    max_queue: int = 1000
-    known_left: int | None = None
-    sold_out: Callable[[FlashClaim], Exception] | None = None
-    _pending: list[tuple[FlashClaim, asyncio.Future[FlashHold]]] = field(default_factory=list)
-    _task: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        run: RunBatch,
+        *,
+        max_batch: int = 100,
+        max_queue: int = 1000,
+        known_left: int | None = None,
+        sold_out: Callable[[FlashClaim], Exception] | None = None,
+    ) -> None:
+        self._run = run
+        self.max_queue = max_queue
+        self.known_left = known_left
+        self.sold_out = sold_out
+        self._batches: MicroBatcher[FlashClaim, FlashHold] = MicroBatcher(
+            self._grant, max_batch=max_batch, after_batch=self._after_batch
+        )
+
+    @property
+    def max_batch(self) -> int:
+        return self._batches.max_batch
 
     def admit(self, claim: FlashClaim) -> None:
-        waiting = sum(c.quantity for c, _ in self._pending)
+        waiting = sum(c.quantity for c in self._batches.pending)
         limit = self.max_queue
         if self.known_left is not None:
             limit = min(limit, self.known_left + self.max_batch)
@@ -128,29 +139,12 @@ class Batcher:
 
     async def claim(self, claim: FlashClaim) -> FlashHold:
         self.admit(claim)
-        future: asyncio.Future[FlashHold] = asyncio.get_running_loop().create_future()
-        self._pending.append((claim, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-        return await future
+        return await self._batches.submit(claim)
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            try:
-                results, self.known_left = await self.run([c for c, _ in batch])
-            except Exception as exc:  # the whole batch failed: every claimant hears why
-                results = [exc] * len(batch)
-            for (_claim, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-            if self.sold_out is not None and self.known_left is not None and self.known_left <= 0:
-                waited, self._pending = self._pending, []
-                for claim, future in waited:
-                    if not future.done():
-                        future.set_exception(self.sold_out(claim))
+    async def _grant(self, claims: list[FlashClaim]) -> Sequence[FlashHold | Exception]:
+        results, self.known_left = await self._run(claims)
+        return results
+
+    def _after_batch(self) -> None:
+        if self.sold_out is not None and self.known_left is not None and self.known_left <= 0:
+            self._batches.refuse_pending(self.sold_out)

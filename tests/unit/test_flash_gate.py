@@ -131,16 +131,23 @@ async def test_claims_that_waited_for_the_batch_that_sold_out_hear_so_without_an
     assert isinstance(later[0], OutOfStock) and stock.batches == [5, 5, 1]
 
 
-def test_batcher_refuses_at_once_when_the_queue_is_past_what_can_be_sold() -> None:
-    batcher = Batcher(run=FakeStock(0).run, max_batch=2, max_queue=1000, known_left=1)
-    loop = asyncio.new_event_loop()
-    try:
-        for i in range(3):
-            batcher._pending.append((FlashClaim(i, 1), loop.create_future()))
-        with pytest.raises(QueueFull):
-            batcher.admit(FlashClaim(9, 1))
-    finally:
-        loop.close()
+async def test_batcher_refuses_at_once_when_the_queue_is_past_what_can_be_sold() -> None:
+    release = asyncio.Event()
+
+    async def slow(claims: Sequence[FlashClaim]) -> tuple[list[FlashHold | Exception], int]:
+        await release.wait()
+        return [OutOfStock([Shortage(1, c.quantity, 0)]) for c in claims], 0
+
+    batcher = Batcher(run=slow, max_batch=2, max_queue=1000, known_left=1)
+    running = asyncio.create_task(batcher.claim(FlashClaim(0, 1)))  # the batch in flight
+    await asyncio.sleep(0)
+    # Three wait behind it: as many as one unit left plus one batch could ever take.
+    waiting = [asyncio.create_task(batcher.claim(FlashClaim(i, 1))) for i in range(1, 4)]
+    await asyncio.sleep(0)
+    with pytest.raises(QueueFull):
+        batcher.admit(FlashClaim(9, 1))
+    release.set()
+    await asyncio.gather(running, *waiting, return_exceptions=True)
 
 
 async def test_the_edge_lets_one_request_through_a_lapsed_mark_and_its_placement_asks() -> None:

@@ -17,7 +17,6 @@ refuse) goes through untouched, with the body it was sent.
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kuaidan.core.batching import MicroBatcher
 from kuaidan.inventory.domain import OutOfStock
 from kuaidan.inventory.service import FlashSale, flash_gate
 from kuaidan.ordering import service
@@ -40,36 +40,18 @@ class PlacedKeys:
 
     def __init__(self, container: Any, *, max_batch: int = 500) -> None:
         self.container = container
-        self.max_batch = max_batch
-        self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._batches: MicroBatcher[str, bool] = MicroBatcher(self._ask, max_batch=max_batch)
 
     async def placed(self, key: str) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key, []).append(future)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-        return await future
+        return await self._batches.submit(key)
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            keys = list(self._waiting)[: self.max_batch]
-            batch = {key: self._waiting.pop(key) for key in keys}
-            uow = self.container.fast_lane()
-            try:
-                placed = await service.placed_keys(uow=uow, keys=keys)
-            except Exception as exc:  # every request of the batch hears why
-                for futures in batch.values():
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(exc)
-                continue
-            finally:
-                await uow.close()
-            for key, futures in batch.items():
-                for future in futures:
-                    if not future.done():
-                        future.set_result(key in placed)
+    async def _ask(self, keys: list[str]) -> list[bool | Exception]:
+        uow = self.container.fast_lane()
+        try:
+            placed = await service.placed_keys(uow=uow, keys=sorted(set(keys)))
+        finally:
+            await uow.close()
+        return [key in placed for key in keys]
 
 
 class SoldOutEdge:
