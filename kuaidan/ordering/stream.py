@@ -4,9 +4,11 @@ order page's script listens).
 A stream starts with the order's tracking as it is now, then sends it again whenever it
 changed: on a notice from the order's broadcast channel, and at a slow interval in any case
 (a notice can be missed: with SQLite and a separate worker process, or while a node's
-listening connection is being reopened). Between events a comment line keeps proxies from
-closing the connection. Streams are bounded: each lasts at most a few minutes (the browser's
-EventSource reconnects by itself), and a process serves a limited number at once.
+listening connection is being reopened). The framing, the ping comments that keep proxies
+from closing the connection and the noticing of a client gone are sse-starlette's
+(``EventSourceResponse``); this module says what to send. Streams are bounded: each lasts at
+most a few minutes (the browser's EventSource reconnects by itself), and a process serves a
+limited number at once.
 Every read opens its own short unit of work, so a waiting stream holds no connection.
 """
 
@@ -17,6 +19,8 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sse_starlette import ServerSentEvent
 
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
@@ -66,8 +70,8 @@ def fragments(
     }
 
 
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+def sse(event: str, data: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(data, ensure_ascii=False, default=str), event=event)
 
 
 async def read_snapshot(
@@ -90,7 +94,7 @@ async def tracking_events(
     first: tuple[int, dict[str, Any]],
     limits: StreamLimits,
     csrf_token: str,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     """The event stream of one viewer of one order (see the module's docstring)."""
     if GATE.open >= limits.max_streams:
         raise TooManyStreams("too many live pages are open; the page still works on reload")
@@ -107,16 +111,15 @@ async def _events(
     data: dict[str, Any],
     limits: StreamLimits,
     csrf_token: str,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     loop = asyncio.get_running_loop()
     GATE.open += 1
     try:
         async with live.broadcast_of(adapters).subscribe(live.channel_of(order_id)) as inbox:
-            yield f"retry: {int(limits.recheck_s * 1000)}\n\n"
+            yield ServerSentEvent(retry=int(limits.recheck_s * 1000))
             yield sse("tracking", data)
             mark, started = data["mark"], loop.time()
-            last_sent = started
-            while (now := loop.time()) - started < limits.max_s:
+            while loop.time() - started < limits.max_s:
                 await inbox.get(timeout_s=limits.recheck_s)
                 fresh = await _mark(new_uow, number, user)
                 if fresh is None:
@@ -124,11 +127,8 @@ async def _events(
                     return
                 if fresh != mark:
                     _, data = await _snapshot(new_uow, number, user, limits, csrf_token)
-                    mark, last_sent = data["mark"], loop.time()
+                    mark = data["mark"]
                     yield sse("tracking", data)
-                elif loop.time() - last_sent >= limits.heartbeat_s:
-                    last_sent = now
-                    yield ": heartbeat\n\n"
             yield sse("bye", {})
     finally:
         GATE.open -= 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
@@ -398,12 +398,12 @@ def stream_limits(request: Request) -> stream.StreamLimits:
 @router.get(
     "/orders/{number}/tracking/events",
     summary="Live tracking of an order (server-sent events)",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}},
 )
 async def tracking_events(
     request: Request, uow: deps.Uow, user: deps.CurrentUser, number: str
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Its buyer, its merchant's staff, agents and admins (anyone else 404). Events named
     ``tracking`` carry the order's tracking (``mark``, ``order_status``, ``shipment_status``
     and the order page's changing parts as HTML): one at once, then one per change. Comment
@@ -424,7 +424,7 @@ async def tracking_events(
         csrf_token=token,
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    return EventSourceResponse(events, ping=limits.heartbeat_s, sep="\n", headers=headers)
 
 
 from kuaidan.ordering.api.changes import router as _changes_router  # noqa: E402
