@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         "a notice (a notice from another process can be missed).",
     )
     tracking_stream_heartbeat_s: float = Field(
-        default=15.0, ge=1, le=120, description="Quiet seconds before a stream sends a keep-alive."
+        default=15.0, ge=1, le=120, description="Seconds between a stream's keep-alive comments."
     )
     tracking_stream_max_s: float = Field(
         default=300.0,
