@@ -10,7 +10,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from kuaidan.core.errors import InvalidInput
-from kuaidan.core.text import one_line
+from kuaidan.core.text import one_line, refuse_controls
 
 
 class Role(StrEnum):
@@ -169,7 +169,7 @@ DEFAULT_LOCKOUT = LockoutPolicy(max_failures=10, lockout=timedelta(minutes=30))
 
 def normalise_email(raw: str) -> str:
     """Trimmed and lower-cased; raises InvalidInput when it is not an address."""
-    email = raw.strip().lower()
+    email = refuse_controls(raw, field="email").strip().lower()
     if len(email) > EMAIL_MAX_LENGTH or not _EMAIL_RE.match(email):
         raise InvalidInput("enter a valid e-mail address", details={"field": "email"})
     return email

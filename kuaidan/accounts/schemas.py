@@ -24,7 +24,7 @@ class _Response(BaseModel):
 
 
 class RegisterRequest(_Request):
-    email: str = Field(max_length=254, examples=["buyer@example.com"])
+    email: Text = Field(max_length=254, examples=["buyer@example.com"])
     password: Password
     display_name: Text = Field(min_length=1, max_length=50)
     full_name: Text | None = Field(default=None, max_length=100)
@@ -34,9 +34,9 @@ class RegisterRequest(_Request):
 class TokenRequest(_Request):
     """Log in for the API: e-mail and password in, a bearer token out."""
 
-    email: str = Field(max_length=254)
+    email: Text = Field(max_length=254)
     password: Password
-    name: str = Field(default="api", min_length=1, max_length=100)
+    name: Text = Field(default="api", min_length=1, max_length=100)
     ttl_days: int | None = Field(default=None, ge=1, le=3650, description="None = no expiry")
 
 

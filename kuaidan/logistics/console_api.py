@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
-from kuaidan.core.fields import RequestBody
+from kuaidan.core.fields import Fen, MultilineText, RequestBody
 from kuaidan.logistics import service
 from kuaidan.logistics.domain import CarrierStatus, CaseStatus, ExceptionKind, Resolution
 from kuaidan.logistics.domain.scorecards import CarrierScorecardInfo
@@ -72,21 +72,21 @@ class CaseResolve(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Resolution
-    claim_fen: int = Field(default=0, ge=0, le=10**12, strict=True)
-    note: str = Field(default="", max_length=500)
+    claim_fen: Fen = Field(default=0, strict=True)
+    note: MultilineText = Field(default="", max_length=500)
 
 
 class CaseNote(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(min_length=1, max_length=500)
+    note: MultilineText = Field(min_length=1, max_length=500)
 
 
 class CarrierStatusChange(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     status: CarrierStatus
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText = Field(min_length=1, max_length=500)
 
 
 class CarrierStatusRead(BaseModel):

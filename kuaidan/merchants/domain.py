@@ -12,6 +12,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from kuaidan.core.errors import InvalidInput
+from kuaidan.core.text import one_line
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DEFAULT_CREDIT_SCORE = 100
@@ -68,8 +69,8 @@ class ShippingSettings:
 def check_shipping(settings: ShippingSettings) -> ShippingSettings:
     """A province (1-10 characters) and a city (1-50) together or neither; auto-booking
     needs a place to book from."""
-    province = " ".join((settings.province or "").split()) or None
-    city = " ".join((settings.city or "").split()) or None
+    province = one_line(settings.province or "", field="province") or None
+    city = one_line(settings.city or "", field="city") or None
     if (province is None) != (city is None):
         raise InvalidInput("a ship-from place is a province and a city", details={"field": "city"})
     if province is not None and not (len(province) <= 10 and city and len(city) <= 50):
@@ -117,7 +118,7 @@ def check_return_address(address: ReturnAddress) -> ReturnAddress:
     least five digits. The first bad part is an InvalidInput naming its field."""
     clean: dict[str, str] = {}
     for field, (shortest, longest) in RETURN_ADDRESS_LIMITS.items():
-        value = " ".join(str(getattr(address, field)).split())
+        value = one_line(str(getattr(address, field)), field=field)
         if not shortest <= len(value) <= longest:
             raise InvalidInput(
                 f"{field} must be {shortest}..{longest} characters", details={"field": field}
@@ -141,8 +142,9 @@ def check_slug(slug: str) -> str:
 
 
 def check_name(value: str, *, field: str, max_length: int = 120) -> str:
-    """A trimmed, non-empty display name of at most ``max_length`` characters."""
-    cleaned = value.strip()
+    """A non-empty display name of at most ``max_length`` characters, whitespace collapsed
+    and no control characters."""
+    cleaned = one_line(value, field=field)
     if not 1 <= len(cleaned) <= max_length:
         raise InvalidInput(f"{field} must be 1..{max_length} characters", details={"field": field})
     return cleaned

@@ -8,12 +8,11 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kuaidan.catalog.domain import media_url
-from kuaidan.core.fields import RequestBody
+from kuaidan.core.fields import Fen, Id, MultilineText, Quantity, RequestBody, Text
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageOf
 from kuaidan.logistics.domain import ExceptionCaseInfo, ShipmentInfo
 from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
 from kuaidan.ordering.domain import (
-    MAX_LINE_QUANTITY,
     MAX_LINES,
     Actor,
     OrderStatus,
@@ -48,12 +47,12 @@ def _image_url(path: str | None) -> str | None:
 
 
 class CartItemPut(RequestBody):
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY, description="Units of this SKU.")
+    quantity: Quantity = Field(description="Units of this SKU.")
 
 
 class CheckoutItem(RequestBody):
-    sku_id: int = Field(ge=1)
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+    sku_id: Id
+    quantity: Quantity
 
 
 class CheckoutCreate(RequestBody):
@@ -61,15 +60,15 @@ class CheckoutCreate(RequestBody):
 
     items: list[CheckoutItem] | None = Field(None, min_length=1, max_length=MAX_LINES)
     from_cart: bool = False
-    sku_ids: list[int] | None = Field(None, min_length=1, max_length=MAX_LINES)
-    address_id: int = Field(ge=1, description="One of the buyer's delivery addresses.")
-    accepted_prices: dict[int, int] | None = Field(
+    sku_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_LINES)
+    address_id: Id = Field(description="One of the buyer's delivery addresses.")
+    accepted_prices: dict[Id, Fen] | None = Field(
         None,
         max_length=MAX_LINES,
         description="Unit prices (fen) per SKU the buyer saw or confirmed; a different "
         "price today answers 409 price_changed.",
     )
-    note: str | None = Field(None, max_length=200, description="A note for the merchant.")
+    note: MultilineText | None = Field(None, max_length=200, description="A note for the merchant.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -89,17 +88,17 @@ class OrderListParams(RequestBody):
 
 
 class CancelRequest(RequestBody):
-    reason: str = Field(min_length=1, max_length=200)
+    reason: MultilineText = Field(min_length=1, max_length=200)
 
 
 class ShipRequest(RequestBody):
     """Ship with the best carrier (``{}``), a chosen one (``carrier_code`` from the
     proposals), or a parcel the merchant booked itself (``carrier_code`` + ``tracking_number``)."""
 
-    carrier_code: str | None = Field(
+    carrier_code: Text | None = Field(
         None, min_length=1, max_length=30, description="A proposed carrier; empty = the best."
     )
-    tracking_number: str | None = Field(
+    tracking_number: Text | None = Field(
         None,
         min_length=6,
         max_length=40,
@@ -113,24 +112,32 @@ class CarrierQuery(RequestBody):
 
 
 class ShippingSettingsPut(RequestBody):
-    province: str = Field("", max_length=20, description="e.g. 浙江省 or Zhejiang; empty = none")
-    city: str = Field("", max_length=50, description="e.g. 杭州市")
+    province: Text = Field("", max_length=20, description="e.g. 浙江省 or Zhejiang; empty = none")
+    city: Text = Field("", max_length=50, description="e.g. 杭州市")
     auto_book_carrier: bool = Field(
         False, description="Book the best carrier as soon as an order is paid."
     )
 
 
 class ReturnAddressPut(RequestBody):
-    recipient: str = Field(max_length=100, description="Who receives returns, e.g. 好厨房 售后")
-    phone: str = Field(max_length=40, description="5-20 characters with at least 5 digits")
-    province: str = Field(max_length=20, description="e.g. 浙江省 or Zhejiang")
-    city: str = Field(max_length=50, description="e.g. 杭州市")
-    line: str = Field(max_length=400, description="District, street and number (4-200 characters)")
+    """Whitespace of any kind (tabs, line breaks) is collapsed to single spaces."""
+
+    recipient: MultilineText = Field(
+        max_length=100, description="Who receives returns, e.g. 好厨房 售后"
+    )
+    phone: MultilineText = Field(
+        max_length=40, description="5-20 characters with at least 5 digits"
+    )
+    province: MultilineText = Field(max_length=20, description="e.g. 浙江省 or Zhejiang")
+    city: MultilineText = Field(max_length=50, description="e.g. 杭州市")
+    line: MultilineText = Field(
+        max_length=400, description="District, street and number (4-200 characters)"
+    )
 
 
 class RatingCreate(RequestBody):
     stars: int = Field(ge=1, le=5)
-    comment: str = Field("", max_length=500)
+    comment: MultilineText = Field("", max_length=500)
 
 
 # --- responses: cart ------------------------------------------------------------------------

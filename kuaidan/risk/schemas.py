@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kuaidan.core.fields import RequestBody
+from kuaidan.core.fields import MultilineText, RequestBody, Text
 from kuaidan.risk.domain import BuyerHistory, HoldInfo, ListedNetwork, Rule
 from kuaidan.security.domain import AuditEntry
 
@@ -91,18 +91,20 @@ class HoldList(Strict):
 
 
 class ReviewRequest(RequestBody):
-    note: str = Field(min_length=1, max_length=500, description="Why; kept in the audit log.")
+    note: MultilineText = Field(
+        min_length=1, max_length=500, description="Why; kept in the audit log."
+    )
 
 
 class ConditionBody(RequestBody):
-    signal: str = Field(max_length=64)
+    signal: Text = Field(max_length=64)
     op: Literal[">=", ">", "<=", "<", "is"]
     value: float | bool
 
 
 class RuleBody(RequestBody):
     position: int = Field(ge=0, lt=1_000_000)
-    description: str = Field(default="", max_length=200)
+    description: MultilineText = Field(default="", max_length=200)
     when: list[ConditionBody] = Field(min_length=1, max_length=4)
     score: int = Field(ge=0, le=100)
     action: Literal["allow", "verify", "hold", "block"] = "allow"
@@ -125,8 +127,8 @@ class RuleRead(Strict):
 
 
 class NetworkBody(RequestBody):
-    cidr: str = Field(max_length=50, description="e.g. 203.0.113.0/24")
-    note: str = Field(default="", max_length=200)
+    cidr: Text = Field(max_length=50, description="e.g. 203.0.113.0/24")
+    note: MultilineText = Field(default="", max_length=200)
 
 
 class NetworkRead(Strict):

@@ -42,6 +42,7 @@ class Probe:
     content: bytes | None = None
     content_type: str | None = None
     params: dict[str, str] | None = None
+    field: str | None = None  # a body field that must be refused by name (422)
 
 
 def _fill(path: str, value: str) -> str:
@@ -122,6 +123,8 @@ def _leaves(
             yield from _leaves(schema, prop, (*path, name))
     elif kind == "array":
         yield from _leaves(schema, node["items"], (*path, 0))
+    if kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        yield from _leaves(schema, node["additionalProperties"], (*path, "*"))
     elif kind == "integer" or (kind == "string" and not {"enum", "format"} & node.keys()):
         yield path, kind
 
@@ -140,7 +143,10 @@ def _with(
         node = _resolve(schema, node)
         options = [node, *(_resolve(schema, n) for n in node.get("anyOf", ()))]
         node = next(o for o in options if o.get("type") in ("object", "array"))
-        child = node["properties"][step] if isinstance(step, str) else node["items"]
+        if step == "*":  # a value of a map: under the key "1"
+            child, step = node["additionalProperties"], "1"
+        else:
+            child = node["properties"][step] if isinstance(step, str) else node["items"]
         last = depth == len(path) - 1
         if isinstance(step, str):
             if last:
@@ -191,15 +197,12 @@ def edge_probes(
     if body_schema is None:
         return
     for leaf, kind in _leaves(schema, body_schema):
-        values: tuple[int | str, ...] = (
-            _impossible(next((s for s in reversed(leaf) if isinstance(s, str)), ""))
-            if kind == "integer"
-            else CONTROL_TEXTS
-        )
+        name = next((s for s in reversed(leaf) if isinstance(s, str) and s != "*"), "")
+        values: tuple[int | str, ...] = _impossible(name) if kind == "integer" else CONTROL_TEXTS
         for wrong in values:
             sent = json.dumps(_with(body, schema, body_schema, leaf, wrong)).encode()
             label = f"body {'.'.join(map(str, leaf))}={wrong!r}"
-            yield Probe(label, method, concrete, sent, json_type)
+            yield Probe(label, method, concrete, sent, json_type, field=name)
 
 
 def _impossible(name: str) -> tuple[int, ...]:
@@ -251,17 +254,35 @@ async def _admin_token(
     return str(response.json()["token"])
 
 
-def _check(probe: Probe, response: httpx.Response, failures: list[str]) -> None:
+def _named_fields(details: Any) -> set[str]:
+    """The fields an error names: each ``loc`` of a validation error, or a domain error's."""
+    if isinstance(details, dict):
+        return {str(details.get("field"))}
+    return {str(part) for d in details or () if isinstance(d, dict) for part in d.get("loc", ())}
+
+
+def _check(probe: Probe, response: httpx.Response, failures: list[str]) -> bool:
+    """A 4xx in the error shape; a bad body field sent by someone allowed to call the route
+    is a 422 naming that field, whatever the rest of the request. True when it was judged
+    (the caller's role was not refused first)."""
     where = f"{probe.method.upper()} {probe.path} [{probe.label}] → {response.status_code}"
     if not 400 <= response.status_code < 500:
         failures.append(f"{where}: expected a 4xx; body {response.text[:200]}")
-        return
+        return False
     try:
         error = response.json()["error"]
         assert isinstance(error["code"], str) and error["code"]
         assert isinstance(error["message"], str) and error["message"]
     except (ValueError, KeyError, TypeError, AssertionError):
         failures.append(f"{where}: not the error shape: {response.text[:200]}")
+        return False
+    if response.status_code in (401, 403):
+        return False
+    if probe.field:
+        named = probe.field in _named_fields(error.get("details"))
+        if response.status_code != 422 or not named:
+            failures.append(f"{where}: expected a 422 naming {probe.field}: {response.text[:200]}")
+    return True
 
 
 async def test_api_sweep_answers_bad_input_with_clear_4xx_and_writes_nothing(
@@ -294,13 +315,15 @@ async def test_api_sweep_answers_bad_input_with_clear_4xx_and_writes_nothing(
 async def test_api_sweep_refuses_impossible_ids_and_control_characters(
     server: LiveServer, api: httpx.AsyncClient, unique: str
 ) -> None:
-    tokens = [await _admin_token(server, api, unique, role) for role in (Role.ADMIN, Role.BUYER)]
+    roles = (Role.ADMIN, Role.BUYER, Role.MERCHANT)  # one of them may call each route
+    tokens = [await _admin_token(server, api, unique, role) for role in roles]
     schema = (await api.get("/openapi.json")).json()
     before = await _row_counts(server)
     failures: list[str] = []
     swept = 0
     for method, path, op in _api_operations(schema):
         for probe in edge_probes(schema, method, path, op):
+            judged = False
             for token in tokens:
                 headers = {"Authorization": f"Bearer {token}"}
                 if probe.content_type:
@@ -312,8 +335,10 @@ async def test_api_sweep_refuses_impossible_ids_and_control_characters(
                     params=probe.params,
                     headers=headers,
                 )
-                _check(probe, response, failures)
+                judged |= _check(probe, response, failures)
                 swept += 1
+            if probe.field and not judged:
+                failures.append(f"{method.upper()} {path} [{probe.label}]: no role was let in")
     assert swept > 200, "the sweep found too few integer and text fields to be meaningful"
     assert failures == [], "\n".join(failures)
     assert await _row_counts(server) == before, "a refused request wrote something"
@@ -374,6 +399,10 @@ async def test_control_characters_in_real_requests_are_refused_naming_the_field(
     refused = await api.post("/api/v1/checkouts", json=body, headers=headers)
     assert refused.status_code == 422, refused.text
     assert "note" in json.dumps(refused.json()["error"])
+    too_far = {**body, "note": "", "accepted_prices": {str(2**63): 2500}}
+    refused = await api.post("/api/v1/checkouts", json=too_far, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert "accepted_prices" in json.dumps(refused.json()["error"])
 
     placed = await place(api, buyer, [(sku, 1)])
     number = placed["orders"][0]["number"]
@@ -394,3 +423,50 @@ async def test_control_characters_in_real_requests_are_refused_naming_the_field(
         assert stored.scalar() == 0
     finally:
         await uow.close()
+
+
+async def test_page_forms_refuse_control_characters_with_the_form_and_the_field(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """A control character typed into a page's form (a place, an address, a reason) shows the
+    form again with a message naming the field, and nothing of it is stored. (A place name is
+    matched against the places logistics knows, so a NUL in it never reaches storage.)"""
+    from kuaidan.merchants import service as merchants
+    from tests.integration.ordering_support import Buyer, new_sku, open_market, place, token_for
+    from tests.integration.test_ordering_pages import browser_like, csrf, log_in, new_user
+
+    market = await open_market(server)
+    staff = await new_user(server, Role.MERCHANT, merchant_id=market.shop_a)
+    async with browser_like(server) as client:
+        await log_in(client, staff)
+        token = await csrf(client, "/merchant/settings/shipping")
+        address = {"recipient": "售后\x07", "phone": "13800001111", "province": "浙江"}
+        address |= {"city": "杭州", "line": "文三路 90 号", "csrf_token": token}
+        answer = await client.post("/merchant/settings/shipping/return-address", data=address)
+        assert answer.status_code == 422, answer.text[:300]
+        assert 'name="recipient"' in answer.text and "recipient must not contain" in answer.text
+
+    buyer_user = await new_user(server)
+    buyer_token = await token_for(api, buyer_user.email)
+    addresses = await api.get(
+        "/api/v1/me/addresses", headers={"Authorization": f"Bearer {buyer_token}"}
+    )
+    buyer = Buyer(buyer_user.id, buyer_token, addresses.json()[0]["id"])
+    sku = await new_sku(server, market, market.shop_a, 2500, 10)
+    number = (await place(api, buyer, [(sku, 1)]))["orders"][0]["number"]
+    async with browser_like(server) as client:
+        await log_in(client, buyer_user)
+        token = await csrf(client, f"/orders/{number}")
+        answer = await client.post(
+            f"/orders/{number}/cancel", data={"reason": "不要了\x00", "csrf_token": token}
+        )
+        assert answer.status_code == 422, answer.text[:300]
+        assert 'name="reason"' in answer.text and "reason must not contain" in answer.text
+
+    uow = server.uow()
+    try:
+        assert await merchants.get_return_address(uow=uow, merchant_id=market.shop_a) is None
+    finally:
+        await uow.close()
+    shown = await api.get(f"/api/v1/orders/{number}", headers=buyer.auth)
+    assert shown.json()["status"] == "pending_payment"

@@ -172,7 +172,7 @@ async def list_exception_cases(
 
 
 def _append(notes: str, text: str, *, at: datetime, actor: str) -> str:
-    cleaned = " ".join(text.split())
+    cleaned = one_line(text, field="note")
     if not cleaned:
         return notes
     line = f"[{at:%Y-%m-%d %H:%M} UTC {actor}] {cleaned}"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan import deps
-from kuaidan.core.fields import Id, RequestBody
+from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, Text
 from kuaidan.ordering.domain.aftersales import AfterSalesPolicy, CaseKind, CaseView, Claim
 from kuaidan.ordering.service import aftersales
 
@@ -28,8 +28,8 @@ class _Strict(BaseModel):
 
 
 class ClaimIn(RequestBody):
-    sku_id: int
-    quantity: int = Field(ge=1, le=99)
+    sku_id: Id
+    quantity: Quantity
 
 
 class CaseCreate(RequestBody):
@@ -40,26 +40,26 @@ class CaseCreate(RequestBody):
 
     kind: Literal["return", "quality", "exchange", "missing"]
     items: list[ClaimIn] = Field(min_length=1, max_length=50)
-    reason: str = Field(min_length=1, max_length=500)
-    request_id: str = Field(min_length=1, max_length=64)
-    exchange_sku_id: int | None = None
+    reason: MultilineText = Field(min_length=1, max_length=500)
+    request_id: Text = Field(min_length=1, max_length=64)
+    exchange_sku_id: Id | None = None
 
 
 class DecisionIn(RequestBody):
     approve: bool
-    reason: str | None = Field(default=None, max_length=500)
+    reason: MultilineText | None = Field(default=None, max_length=500)
 
 
 class DisputeIn(RequestBody):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText = Field(min_length=1, max_length=500)
 
 
 class SendBackIn(RequestBody):
     """Empty for a pickup the platform books; or the carrier and tracking number of a parcel
     the buyer sent."""
 
-    carrier_code: str | None = Field(default=None, max_length=20)
-    tracking_number: str | None = Field(default=None, max_length=40)
+    carrier_code: Text | None = Field(default=None, max_length=20)
+    tracking_number: Text | None = Field(default=None, max_length=40)
 
 
 class CaseItemRead(_Strict):
@@ -202,7 +202,7 @@ async def dispute_case(
 
 @router.post(f"{CASE}/withdraw", summary="Take the request back")
 async def withdraw_case(
-    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: int
+    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: Id
 ) -> CaseRead:
     view = await aftersales.withdraw_case(uow=uow, number=number, case_id=case_id, by=user)
     return CaseRead.of(view)
@@ -221,7 +221,7 @@ async def send_back(
 
 @router.post(f"{CASE}/received", summary="The shop received the goods back")
 async def receive_return(
-    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: int
+    uow: deps.Uow, user: deps.CurrentUser, number: str, case_id: Id
 ) -> CaseRead:
     view = await aftersales.receive_return(uow=uow, number=number, case_id=case_id, by=user)
     return CaseRead.of(view)

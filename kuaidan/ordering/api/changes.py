@@ -9,38 +9,41 @@ one again answers the first change instead of changing the order twice.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import Field
 
 from kuaidan import deps
-from kuaidan.core.fields import Id, Quantity, RequestBody
+from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, Text
 from kuaidan.ordering import service
 from kuaidan.ordering.domain.changes import ChangeInfo
 from kuaidan.ordering.schemas import Strict
 
 router = APIRouter(tags=["ordering: changes"], dependencies=[deps.CsrfProtected])
 
-RequestId = Field(min_length=1, max_length=64, description="The client's id of this submission.")
+RequestId = Annotated[
+    Text, Field(min_length=1, max_length=64, description="The client's id of this submission.")
+]
 
 
 class AddressChangeCreate(RequestBody):
-    address_id: int = Field(ge=1, le=2**31 - 1, description="One of the buyer's addresses.")
-    request_id: str = RequestId
+    address_id: Id = Field(description="One of the buyer's addresses.")
+    request_id: RequestId
 
 
 class LineChangeCreate(RequestBody):
     """Swap (``new_sku_id``: another colour/size of the same product) and/or ``quantity``."""
 
-    sku_id: int = Field(ge=1, le=2**31 - 1, description="The line's SKU now.")
-    new_sku_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    sku_id: Id = Field(description="The line's SKU now.")
+    new_sku_id: Id | None = None
     quantity: Quantity | None = Field(None, description="1 to 99.")
-    request_id: str = RequestId
+    request_id: RequestId
 
 
 class ChangeDecision(RequestBody):
     approve: bool
-    reason: str = Field("", max_length=200)
+    reason: MultilineText = Field("", max_length=200)
 
 
 class ChangeRead(Strict):

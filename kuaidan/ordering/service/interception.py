@@ -18,6 +18,7 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Forbidden, InvalidInput
 from kuaidan.core.notify import Message
 from kuaidan.core.outbox import publish
+from kuaidan.core.text import one_line
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain import Place, Recipient, place_of
 from kuaidan.logistics.domain.tracking import is_terminal
@@ -77,7 +78,7 @@ class NewAddress:
 def _checked(address: NewAddress) -> tuple[Place, AddressSnapshot]:
     """The address cleaned, or InvalidInput (422) naming the field."""
     text = {
-        name: " ".join(getattr(address, name).split())
+        name: one_line(getattr(address, name), field=f"address.{name}")
         for name in ("recipient", "phone", "district", "line")
     }
     limits = {"recipient": (1, 50), "phone": (5, 20), "district": (0, 50), "line": (4, 200)}

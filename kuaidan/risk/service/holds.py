@@ -13,6 +13,7 @@ from kuaidan.accounts import service as accounts
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import NotFound
 from kuaidan.core.outbox import publish
+from kuaidan.core.text import one_line
 from kuaidan.risk import repository
 from kuaidan.risk.domain import (
     Action,
@@ -91,7 +92,7 @@ async def buyer_history(
 async def _decide(
     uow: UnitOfWork, *, reference: str, analyst_id: int, note: str, to: AttemptStatus
 ) -> HoldInfo:
-    text = " ".join(note.split())[:NOTE_MAX_LENGTH]
+    text = one_line(note, field="note")[:NOTE_MAX_LENGTH]
     async with uow.atomic():
         row = await repository.get_attempt(uow.session, reference, for_update=True)
         if row is None:
