@@ -203,10 +203,13 @@ def audit_problems(figures: Iterable[StockFigures]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class FlashClaim:
-    """One buyer's wish for ``quantity`` units of a hot SKU, queued for the next batch."""
+    """One buyer's wish for ``quantity`` units of a hot SKU, queued for the next batch.
+    ``key`` is the placement's Idempotency-Key: every retry of that placement claims the same
+    hold, so a retry finds the hold a dead node granted it."""
 
     buyer_id: int | None
     quantity: int
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

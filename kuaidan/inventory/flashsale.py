@@ -11,7 +11,10 @@ For a SKU that many checkouts want at once:
   (no further write on the stock row). Each hold records the lease of the process that
   granted it (:class:`HoldLease`, renewed every second or so); a hold whose lease expired
   (the process died or stalled) is released by the SKU's next batch, under the stock row
-  lock, or by a job; a hold whose order never commits is released after ``hold_ttl`` at last;
+  lock, or by a job; a hold whose order never commits is released after ``hold_ttl`` at last.
+  A hold's holder is the same for every retry of one placement (buyer, Idempotency-Key, SKU,
+  quantity): a retry whose hold a dead node still holds under a live lease takes it over in
+  its batch instead of being refused for it;
 - the queue is bounded: beyond it a claim gets 429 at once.
 
 The gate only ever says "no" early; every unit sold went through the conditional update.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -52,6 +56,16 @@ REDIS_KEY = "kuaidan:soldout:{sku}"
 
 def new_holder() -> str:
     return HOLD_PREFIX + secrets.token_hex(12)
+
+
+def claim_holder(sku_id: int, claim: FlashClaim) -> str:
+    """The holder of the claim's hold: the same for every retry of one placement (buyer,
+    Idempotency-Key, SKU, quantity), so a retry on any node finds the hold granted to it;
+    random for a claim without a key."""
+    if claim.key is None or claim.buyer_id is None:
+        return new_holder()
+    placement = f"{claim.buyer_id}\n{sku_id}\n{claim.quantity}\n{claim.key}"
+    return HOLD_PREFIX + hashlib.sha256(placement.encode()).hexdigest()[:24]
 
 
 class HoldLease:
@@ -205,6 +219,10 @@ class FlashSale:
 
     # --- batched claims ------------------------------------------------------------------
 
+    def has_batched(self, sku_id: int) -> bool:
+        """Whether the SKU was hot in this process since it started."""
+        return sku_id in self._batchers
+
     async def claim(self, uow: UnitOfWork, sku_id: int, claim: FlashClaim) -> FlashHold:
         """Queue the claim for the SKU's next batch; its hold, or why not (raised)."""
         batcher = self._batchers.get(sku_id)
@@ -247,45 +265,77 @@ class FlashSale:
 async def grant_batch(
     uow: UnitOfWork, sku_id: int, claims: Sequence[FlashClaim], *, lease_id: int | None = None
 ) -> tuple[list[FlashHold | Exception], int | None]:
-    """One transaction for a batch: lock the stock row, take back the holds of expired
-    leases, grant, reserve, insert the holds under ``lease_id``."""
+    """One transaction for a batch: lock the stock row, hand retried placements the holds
+    granted to them before (now under ``lease_id``), take back the holds of expired leases,
+    grant the rest, reserve, insert their holds under ``lease_id``."""
+    holders = [claim_holder(sku_id, claim) for claim in claims]
     async with uow.atomic():
         locked = await repository.lock_stock(uow.session, sku_id)
         if locked is None:
             missing = NotFound(f"no stock is kept for SKU {sku_id}")
             return [missing] * len(claims), None
         available, limit = locked
-        available += await _take_back_expired(uow, sku_id)
-        buyers = {c.buyer_id for c in claims if c.buyer_id is not None}
-        held = {}
-        if limit is not None:
-            held = await repository.units_held_by_buyers(
-                uow.session, sku_id=sku_id, buyer_ids=buyers
-            )
-        grants = allocate(available=available, limit=limit, held=held, claims=claims)
-        total = sum(g for g in grants if isinstance(g, int))
-        left = available - total
-        if total == 0:
-            pairs = zip(claims, grants, strict=True)
-            return [_refused(sku_id, limit, c, g) for c, g in pairs], left
-        now = uow.now()
-        done = await repository.reserve_units(uow.session, sku_id=sku_id, quantity=total, now=now)
-        assert done is not None, "the row is locked and has the units"
-        holders = {i: new_holder() for i, g in enumerate(grants) if isinstance(g, int)}
-        ids = await repository.insert_holds(
-            uow.session,
-            sku_id=sku_id,
-            holds=[(holders[i], claims[i].buyer_id, claims[i].quantity) for i in holders],
-            now=now,
-            lease_id=lease_id,
+        keyed = {
+            holder
+            for holder, claim in zip(holders, claims, strict=True)
+            if claim.key is not None and claim.buyer_id is not None
+        }
+        held_ids = await repository.take_over_holds(
+            uow.session, sku_id=sku_id, holders=keyed, lease_id=lease_id, now=uow.now()
         )
+        available += await _take_back_expired(uow, sku_id)
+        # A placement sent twice at once (same key) in one batch shares one grant.
+        first: dict[str, int] = {}
+        for index, holder in enumerate(holders):
+            if holder not in held_ids:
+                first.setdefault(holder, index)
+        todo = sorted(first.values())
+        allocated = await _allocate(uow, sku_id, available, limit, claims, todo)
+        grants = dict(zip(todo, allocated, strict=True))
+        granted = [i for i in todo if isinstance(grants[i], int)]
+        total = sum(claims[i].quantity for i in granted)
+        left = available - total
+        if granted:
+            now = uow.now()
+            done = await repository.reserve_units(
+                uow.session, sku_id=sku_id, quantity=total, now=now
+            )
+            assert done is not None, "the row is locked and has the units"
+            held_ids |= await repository.insert_holds(
+                uow.session,
+                sku_id=sku_id,
+                holds=[(holders[i], claims[i].buyer_id, claims[i].quantity) for i in granted],
+                now=now,
+                lease_id=lease_id,
+            )
     results: list[FlashHold | Exception] = [
-        FlashHold(ids[holders[i]], holders[i], sku_id, claims[i].quantity, left)
-        if i in holders
-        else _refused(sku_id, limit, claims[i], grants[i])
-        for i in range(len(claims))
+        FlashHold(held_ids[holder], holder, sku_id, claim.quantity, left)
+        if holder in held_ids
+        else _refused(sku_id, limit, claim, grants[first[holder]])
+        for holder, claim in zip(holders, claims, strict=True)
     ]
     return results, left
+
+
+async def _allocate(
+    uow: UnitOfWork,
+    sku_id: int,
+    available: int,
+    limit: int | None,
+    claims: Sequence[FlashClaim],
+    todo: Sequence[int],
+) -> list[int | Refusal]:
+    """The grants of ``claims[i]`` for ``i`` in ``todo``, per-buyer limits applied."""
+    wanted = [claims[i] for i in todo]
+    held: dict[int, int] = {}
+    if limit is not None:
+        held = await repository.units_held_by_buyers(
+            uow.session,
+            sku_id=sku_id,
+            buyer_ids={c.buyer_id for c in wanted if c.buyer_id is not None},
+            now=uow.now(),
+        )
+    return allocate(available=available, limit=limit, held=held, claims=wanted)
 
 
 async def _take_back_expired(uow: UnitOfWork, sku_id: int) -> int:

@@ -225,15 +225,20 @@ async def close_open_reservations(
     status: ReservationStatus,
     reason: str | None,
     now: datetime,
+    lease_expired: bool = False,
 ) -> list[tuple[int, int]]:
-    """Close the holder's open reservations; (sku_id, quantity) of each one closed.
+    """Close the holder's open reservations (only those whose lease has expired, with
+    ``lease_expired``); (sku_id, quantity) of each one closed.
 
-    The WHERE clause re-checks ``status = 'open'`` under the row locks, so of two concurrent
-    calls for one holder only the first closes anything.
+    The WHERE clause re-checks ``status = 'open'`` (and the lease) under the row locks, so of
+    two concurrent calls for one holder only the first closes anything.
     """
+    where = [ReservationRow.holder == holder, ReservationRow.status == OPEN]
+    if lease_expired:
+        where += [ReservationRow.lease_id.is_not(None), ~_lease_live(now)]
     result = await session.execute(
         update(ReservationRow)
-        .where(ReservationRow.holder == holder, ReservationRow.status == OPEN)
+        .where(*where)
         .values(status=status.value, closed_at=now, reason=reason)
         .returning(ReservationRow.sku_id, ReservationRow.quantity)
         .execution_options(**NO_SYNC)
@@ -323,9 +328,10 @@ async def lock_stock(session: AsyncSession, sku_id: int) -> tuple[int, int | Non
 
 
 async def units_held_by_buyers(
-    session: AsyncSession, *, sku_id: int, buyer_ids: Collection[int]
+    session: AsyncSession, *, sku_id: int, buyer_ids: Collection[int], now: datetime
 ) -> dict[int, int]:
-    """Units of the SKU each buyer holds open or has bought, for several buyers at once."""
+    """Units of the SKU each buyer holds open or has bought, for several buyers at once; a
+    hold whose lease expired counts no more (it is being released, or is about to be)."""
     if not buyer_ids:
         return {}
     rows = await session.execute(
@@ -334,6 +340,7 @@ async def units_held_by_buyers(
             ReservationRow.sku_id == sku_id,
             ReservationRow.buyer_id.in_(set(buyer_ids)),
             ReservationRow.status.in_([OPEN, ReservationStatus.CONSUMED.value]),
+            _lease_live(now),
         )
         .group_by(ReservationRow.buyer_id)
     )
@@ -439,6 +446,52 @@ async def renew_lease(
         .execution_options(**NO_SYNC)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def has_open_hold(session: AsyncSession, *, holder: str) -> bool:
+    found = await session.scalar(
+        select(ReservationRow.id)
+        .where(ReservationRow.holder == holder, ReservationRow.status == OPEN)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def take_over_holds(
+    session: AsyncSession,
+    *,
+    sku_id: int,
+    holders: Collection[str],
+    lease_id: int | None,
+    now: datetime,
+) -> dict[str, int]:
+    """The SKU's open holds of these holders whose lease is still live (it counts against
+    the buyer's limit), now under ``lease_id``: their ids by holder. One whose lease expired
+    counts no more, is released, and is never revived. Holds locked by someone else (being
+    adopted or released right now) are skipped: under the stock row lock nothing may wait on a
+    reservation row."""
+    if not holders:
+        return {}
+    found = await session.execute(
+        select(ReservationRow.id, ReservationRow.holder)
+        .where(
+            ReservationRow.sku_id == sku_id,
+            ReservationRow.status == OPEN,
+            ReservationRow.holder.in_(set(holders)),
+            _lease_live(now),
+        )
+        .order_by(ReservationRow.id)
+        .with_for_update(skip_locked=True)
+    )
+    ids = {str(holder): int(hold_id) for hold_id, holder in found.all()}
+    if ids:
+        await session.execute(
+            update(ReservationRow)
+            .where(ReservationRow.id.in_(ids.values()))
+            .values(lease_id=lease_id)
+            .execution_options(**NO_SYNC)
+        )
+    return ids
 
 
 async def release_expired_lease_holds(

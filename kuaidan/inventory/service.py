@@ -36,7 +36,7 @@ from kuaidan.inventory.domain import (
     check_quantity,
     reservation_lines,
 )
-from kuaidan.inventory.flashsale import HOLD_PREFIX
+from kuaidan.inventory.flashsale import HOLD_PREFIX, claim_holder
 from kuaidan.inventory.flashsale import FlashSale as FlashSale  # the gate's type, for callers
 from kuaidan.inventory.models import ReservationRow, StockLevelRow
 
@@ -261,11 +261,21 @@ async def consume(*, uow: UnitOfWork, holder: str) -> int:
 
 
 async def _close(
-    uow: UnitOfWork, holder: str, status: ReservationStatus, reason: str | None
+    uow: UnitOfWork,
+    holder: str,
+    status: ReservationStatus,
+    reason: str | None,
+    *,
+    lease_expired: bool = False,
 ) -> int:
     now = uow.now()
     closed = await repository.close_open_reservations(
-        uow.session, holder=holder, status=status, reason=reason, now=now
+        uow.session,
+        holder=holder,
+        status=status,
+        reason=reason,
+        now=now,
+        lease_expired=lease_expired,
     )
     units: dict[int, int] = {}
     for sku_id, quantity in closed:
@@ -346,7 +356,11 @@ def _stock_returned(uow: UnitOfWork, sku_ids: Collection[int]) -> None:
 
 @asynccontextmanager
 async def flash_admission(
-    *, uow: UnitOfWork, items: Sequence[tuple[int, int]], buyer_id: int | None
+    *,
+    uow: UnitOfWork,
+    items: Sequence[tuple[int, int]],
+    buyer_id: int | None,
+    idempotency_key: str | None = None,
 ) -> AsyncIterator[FlashHold | None]:
     """Around one placement of ``items`` (sku_id, quantity), before its transaction opens.
 
@@ -370,9 +384,11 @@ async def flash_admission(
     if single is not None:
         gate.inflight.enter(single)
     try:
-        if single is not None and gate.inflight.is_hot(single):
-            await uow.end_reads()  # no connection is held while waiting for the batch
-            hold = await gate.claim(uow, single, FlashClaim(buyer_id, items[0][1]))
+        if single is not None:
+            claim = FlashClaim(buyer_id, items[0][1], idempotency_key)
+            if await _through_batch(uow, gate, single, claim):
+                await uow.end_reads()  # no connection is held while waiting for the batch
+                hold = await gate.claim(uow, single, claim)
         yield hold
     except OutOfStock as exc:
         for shortage in exc.shortages:
@@ -387,6 +403,17 @@ async def flash_admission(
             gate.inflight.leave(single)
         if hold is not None and not hold.adopted:
             await _drop_hold(uow, hold)
+
+
+async def _through_batch(uow: UnitOfWork, gate: FlashSale, sku_id: int, claim: FlashClaim) -> bool:
+    """Whether the claim goes through the SKU's batch: the SKU is hot in this process, or it
+    was and the claim retries a placement a batch granted a hold to (here or on a node that
+    died since), which the batch hands back to it."""
+    if gate.inflight.is_hot(sku_id):
+        return True
+    if claim.key is None or claim.buyer_id is None or not gate.has_batched(sku_id):
+        return False
+    return await repository.has_open_hold(uow.session, holder=claim_holder(sku_id, claim))
 
 
 async def _drop_hold(uow: UnitOfWork, hold: FlashHold) -> None:
@@ -426,14 +453,22 @@ async def release_stale_holds(
     ttl = older_than if older_than is not None else DEFAULT_HOLD_TTL
     if older_than is None and gate is not None:
         ttl = gate.hold_ttl
-    holders = await repository.expired_lease_holders(
+    expired = await repository.expired_lease_holders(
         uow.session, prefix=HOLD_PREFIX, now=uow.now(), limit=limit
     )
-    holders += await repository.stale_holders(
+    stale = await repository.stale_holders(
         uow.session, prefix=HOLD_PREFIX, before=uow.now() - ttl, limit=limit
     )
-    holders = list(dict.fromkeys(holders))
     released = 0
-    for holder in holders:
-        released += bool(await release(uow=uow, holder=holder, reason="flash hold expired"))
+    for holder in expired:
+        # Only while the lease is still expired: a retry of its placement may have taken the
+        # hold over since (see inventory.flashsale.grant_batch).
+        async with uow.atomic():
+            closed = await _close(
+                uow, holder, ReservationStatus.RELEASED, "flash lease expired", lease_expired=True
+            )
+        released += bool(closed)
+    for holder in dict.fromkeys(stale):
+        if holder not in expired:
+            released += bool(await release(uow=uow, holder=holder, reason="flash hold expired"))
     return released

@@ -172,7 +172,9 @@ async def _idempotent(
     if stored is not None:
         return await _replay(uow, stored, digest)
     items = () if request.from_cart else request.items
-    async with inventory.flash_admission(uow=uow, items=items, buyer_id=buyer.id) as hold:
+    async with inventory.flash_admission(
+        uow=uow, items=items, buyer_id=buyer.id, idempotency_key=key
+    ) as hold:
         return await _in_transaction(uow, buyer, key, digest, request, policy, hold)
 
 
