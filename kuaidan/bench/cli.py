@@ -181,6 +181,47 @@ def flash_sale_command(
     _finish(report, as_json)
 
 
+@bench_app.command("flash-kill")
+def flash_kill_command(
+    buyers: Annotated[int, typer.Option(min=2, max=10_000, help="Buyers racing.")] = 260,
+    units: Annotated[int, typer.Option(min=1, max=10_000, help="Units on sale.")] = 100,
+    per_buyer: Annotated[int, typer.Option(min=1, help="Units one buyer may buy.")] = 1,
+    concurrency: Concurrency = 40,
+    kill_after: Annotated[
+        int, typer.Option(min=1, help="Orders acknowledged before one node is killed.")
+    ] = 30,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Two nodes on one PostgreSQL database sell a fresh SKU; one is SIGKILLed mid-sale while
+    it holds units for checkouts in flight. Prints units sold, how soon the dead node's holds
+    came back, and the refusals by code; fails on an oversell or a stock audit finding."""
+    from kuaidan.bench.flashkill import KillFigures, KillPlan, run_kill_sale
+    from kuaidan.core.migrate import upgrade
+
+    settings = _settings(database_url, data_dir)
+    if settings.is_sqlite:
+        raise typer.BadParameter("two nodes need one PostgreSQL database: --database-url")
+    plan = KillPlan(
+        units=units,
+        buyers=buyers,
+        per_buyer=per_buyer,
+        concurrency=concurrency,
+        kill_after_orders=kill_after,
+    )
+
+    async def run() -> KillFigures:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(settings.effective_database_url)
+        return await run_kill_sale(settings, plan)
+
+    figures = asyncio.run(run())
+    for line in figures.lines():
+        out.print(line)
+    if figures.problems or figures.units_ordered > units or figures.reserved > units:
+        raise typer.Exit(1)
+
+
 @bench_app.command("floor")
 def floor_command(
     concurrency: Concurrency = 200,
