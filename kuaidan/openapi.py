@@ -25,6 +25,7 @@ from kuaidan import deps
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ERROR_REF = "#/components/schemas/ErrorAnswer"
 REASONS = {
+    400: "The body could not be read as JSON (malformed, or not UTF-8)",
     401: "Not signed in, or the API token is invalid, expired or revoked",
     403: "Signed in, but this role may not do it (or a form lacks its CSRF token)",
     404: "Nothing with this id, or not the caller's",
@@ -37,10 +38,24 @@ REASONS = {
 }
 # Answers that only some use cases give, by operation: path and method as in the document.
 EXTRA_ANSWERS: dict[tuple[str, str], frozenset[int]] = {
-    ("/api/v1/auth/tokens", "post"): frozenset({423, 429}),
-    ("/api/v1/checkouts", "post"): frozenset({429}),
-    ("/api/v1/payments/{reference}/code", "post"): frozenset({429}),
+    ("/api/v1/auth/tokens", "post"): frozenset({401, 423}),  # a wrong password; locked
+    ("/api/v1/cart", "get"): frozenset({403}),  # staff have no cart
+    ("/api/v1/products", "get"): frozenset({404}),  # an unknown category
+    ("/api/v1/checkouts", "post"): frozenset({404, 429}),  # the address; a full flash queue
+    ("/api/v1/payments/{reference}/verification-code", "post"): frozenset({429}),
 }
+# Changes that nothing can forbid once the caller and the input are right.
+NEVER_CONFLICT: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("/api/v1/auth/tokens", "post"),
+        ("/api/v1/auth/tokens/{token_id}", "delete"),
+        ("/api/v1/me", "patch"),
+        ("/api/v1/me/addresses/{address_id}", "patch"),
+        ("/api/v1/me/addresses/{address_id}", "delete"),
+        ("/api/v1/merchant/webhooks/{endpoint_id}", "delete"),
+        ("/api/v1/cart/items/{sku_id}", "delete"),
+    }
+)
 
 
 class ErrorDetail(BaseModel):
@@ -99,6 +114,10 @@ def _operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
 
 
 def _error_answers(path: str, method: str, route: APIRoute) -> set[int]:
+    """What this operation can answer besides success: 401/403 when it needs a caller or a
+    role (or a CSRF token), 404 when a path names something, 409 for a change that the state
+    of things can forbid, 422 when it takes input, 400 and 413 for a body, 503 with the
+    database."""
     dependant = route.dependant
     answers = set(EXTRA_ANSWERS.get((path, method), ()))
     if _uses(dependant, deps.load_optional_user):
@@ -106,15 +125,14 @@ def _error_answers(path: str, method: str, route: APIRoute) -> set[int]:
     csrf = _uses(dependant, deps.csrf_protect) and method.upper() in WRITE_METHODS
     if csrf or _uses_role_check(dependant):
         answers.add(403)
-    has_input = bool(_fields(dependant)) or route.body_field is not None
-    if has_input:
+    if bool(_fields(dependant)) or route.body_field is not None:
         answers.add(422)
-    if "{" in path or route.body_field is not None:
+    if "{" in path:
         answers.add(404)
-    if method.upper() in WRITE_METHODS:
+    if method.upper() in WRITE_METHODS and (path, method) not in NEVER_CONFLICT:
         answers.add(409)
     if route.body_field is not None:
-        answers.add(413)
+        answers |= {400, 413}
     if _uses(dependant, deps.get_uow):
         answers.add(503)
     return answers
