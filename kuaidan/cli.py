@@ -140,13 +140,16 @@ def demo(
     if seed_only:
         return
     cert, _key = tls_files(settings)
+    from kuaidan.simulators.alipaygw.server import start_in_thread as start_gateway
     from kuaidan.simulators.carrier.server import start_in_thread as start_carrier
-    from kuaidan.simulators.paysandbox.server import start_in_thread
 
-    sandbox = start_in_thread(settings)  # the outside payment provider, for paying demo orders
+    gateway = start_gateway(settings)  # the local Alipay gateway, for paying demo orders
     carrier = start_carrier(settings)  # the carrier aggregator: books parcels, pushes their scans
     console.print(demo_console.welcome_panel(settings, cert))
-    console.print(f"sandbox payment provider: {sandbox.url} (its own self-signed certificate)")
+    console.print(
+        f"local Alipay gateway: {gateway.gateway_url} (its own self-signed certificate)",
+        highlight=False,
+    )
     console.print(
         f"carrier simulator: {carrier.url} ({settings.sandbox_carrier_time_factor:g}x time;"
         f" pushes scans to {settings.public_base_url})",
@@ -156,26 +159,7 @@ def demo(
         run_server(settings)
     finally:
         carrier.stop()
-        sandbox.stop()
-
-
-@app.command("sandbox-pay")
-def sandbox_pay(
-    port: Annotated[
-        int | None,
-        typer.Option(min=1, max=65535, help="HTTPS port (KUAIDAN_SANDBOX_PAY_PORT, 8444)."),
-    ] = None,
-) -> None:
-    """Run the sandbox payment provider (signed page pay, notifications, query/refund/close)."""
-    from kuaidan.simulators.paysandbox.server import serve as run_sandbox
-
-    settings = _settings()
-    console.print(
-        f"sandbox payment provider on https://{settings.host}:{port or settings.sandbox_pay_port}"
-        f" (files in {settings.sandbox_pay_dir})",
-        highlight=False,
-    )
-    run_sandbox(settings, port=port)
+        gateway.stop()
 
 
 @app.command("sandbox-alipay")

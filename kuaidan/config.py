@@ -210,27 +210,10 @@ class Settings(BaseSettings):
         "KUAIDAN_FLASH_LEASE_TTL_S).",
     )
 
-    pay_provider: Literal["sandbox", "alipay"] = Field(
-        default="sandbox", description="Which payment provider takes the buyers' money."
-    )
-    pay_app_id: str = Field(
-        default="kuaidan-demo-app",
-        min_length=1,
-        max_length=64,
-        description="The merchant app id kuaidan signs its payment requests as.",
-    )
-    pay_sandbox_url: str = Field(
-        default="https://localhost:8444", description="Base URL of the sandbox payment provider."
-    )
-    pay_sandbox_ca: Path | None = Field(
-        default=None,
-        description="CA file to verify the sandbox's certificate; empty = its self-signed one "
-        "in data_dir/sandbox-pay/tls-cert.pem.",
-    )
-    pay_sandbox_public_key: Path | None = Field(
-        default=None,
-        description="The sandbox's RSA public key; empty = "
-        "data_dir/sandbox-pay/provider-public.pem.",
+    pay_provider: Literal["alipay"] = Field(
+        default="alipay",
+        description="Which payment provider takes the buyers' money: Alipay's open platform "
+        "(the local gateway `kuaidan sandbox-alipay` unless pay_alipay_gateway_url is set).",
     )
     pay_timeout_minutes: int = Field(
         default=15, ge=1, le=1440, description="How long the provider keeps a trade payable."
@@ -251,10 +234,11 @@ class Settings(BaseSettings):
     pay_reconcile_window_hours: int = Field(
         default=24, ge=1, le=720, description="How far back one reconciliation run looks."
     )
-    pay_alipay_gateway_url: str = Field(
-        default="https://openapi.alipay.com/gateway.do",
-        description="The Alipay open-platform gateway (sandbox: "
-        "https://openapi-sandbox.dl.alipaydev.com/gateway.do).",
+    pay_alipay_gateway_url: str | None = Field(
+        default=None,
+        description="The Alipay open-platform gateway: https://openapi.alipay.com/gateway.do in "
+        "production (Alipay's sandbox: https://openapi-sandbox.dl.alipaydev.com/gateway.do); "
+        "empty = the local gateway, https://localhost:<sandbox_alipay_port>/gateway.do.",
     )
     pay_alipay_app_id: str = Field(
         default="2021000000000001",
@@ -303,24 +287,6 @@ class Settings(BaseSettings):
     )
     sandbox_alipay_test_hooks: bool = Field(
         default=False, description="Enable the local Alipay gateway's /sandbox/* hooks (tests)."
-    )
-
-    sandbox_pay_port: int = Field(
-        default=8444, ge=1, le=65535, description="HTTPS port of `kuaidan sandbox-pay`."
-    )
-    sandbox_pay_notify_delays_s: tuple[float, ...] = Field(
-        default=(0, 2, 4, 8, 16, 32, 64, 128),
-        min_length=1,
-        max_length=20,
-        description="The sandbox's notification schedule: one delay (seconds) per try.",
-    )
-    sandbox_pay_notify_ca: Path | None = Field(
-        default=None,
-        description="CA file the sandbox verifies kuaidan's certificate with; "
-        "empty = data_dir/tls-cert.pem.",
-    )
-    sandbox_pay_test_hooks: bool = Field(
-        default=False, description="Enable the sandbox's /sandbox/* hooks (tests only)."
     )
 
     carrier_gateway: Literal["sandbox"] = Field(
@@ -458,26 +424,17 @@ class Settings(BaseSettings):
         return f"https://localhost:{self.https_port}"
 
     @property
-    def sandbox_pay_dir(self) -> Path:
-        """The sandbox provider's own files: its keys, certificate and trades."""
-        return self.data_dir / "sandbox-pay"
-
-    @property
-    def pay_sandbox_ca_file(self) -> Path:
-        return self.pay_sandbox_ca or self.sandbox_pay_dir / "tls-cert.pem"
-
-    @property
-    def pay_sandbox_public_key_file(self) -> Path:
-        return self.pay_sandbox_public_key or self.sandbox_pay_dir / "provider-public.pem"
-
-    @property
-    def sandbox_pay_notify_ca_file(self) -> Path:
-        return self.sandbox_pay_notify_ca or self.data_dir / "tls-cert.pem"
-
-    @property
     def sandbox_alipay_dir(self) -> Path:
         """The local Alipay gateway's own files: its keys, certificate and trades."""
         return self.data_dir / "sandbox-alipay"
+
+    @property
+    def effective_alipay_gateway_url(self) -> str:
+        """``pay_alipay_gateway_url``, or the local gateway that `kuaidan sandbox-alipay` and
+        `kuaidan demo` run."""
+        if self.pay_alipay_gateway_url:
+            return self.pay_alipay_gateway_url
+        return f"https://localhost:{self.sandbox_alipay_port}/gateway.do"
 
     @property
     def pay_alipay_app_private_key_file(self) -> Path:
@@ -516,10 +473,22 @@ class Settings(BaseSettings):
     def sandbox_carrier_push_ca_file(self) -> Path:
         return self.sandbox_carrier_push_ca or self.data_dir / "tls-cert.pem"
 
-    @field_validator("metrics_token", mode="before")
+    @field_validator("metrics_token", "pay_alipay_gateway_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("pay_provider", mode="before")
+    @classmethod
+    def _removed_provider(cls, value: object) -> object:
+        if value == "sandbox":
+            raise ValueError(
+                "the sandbox payment provider was removed (docs/decisions/"
+                "010-one-payment-protocol.md): use pay_provider=alipay, the default, with the "
+                "local Alipay gateway (`kuaidan sandbox-alipay` instead of `kuaidan sandbox-pay`; "
+                "KUAIDAN_SANDBOX_ALIPAY_* instead of KUAIDAN_SANDBOX_PAY_*)"
+            )
+        return value
 
     @field_validator("metrics_allow_networks")
     @classmethod

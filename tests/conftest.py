@@ -36,9 +36,9 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.migrate import upgrade
 from kuaidan.core.signing import ensure_key_pair
 from kuaidan.core.tls import ensure_self_signed, server_context
+from kuaidan.simulators.alipaygw.server import GatewayHandle, start_in_thread
 from kuaidan.simulators.carrier.server import SimulatorHandle
 from kuaidan.simulators.carrier.server import start_in_thread as start_carrier_in_thread
-from kuaidan.simulators.paysandbox.server import SandboxHandle, start_in_thread
 
 PG_URL_ENV = "KUAIDAN_TEST_DATABASE_URL"
 
@@ -168,18 +168,21 @@ def make_settings(data_dir: Path, database_url: str | None, *, run_worker: bool 
     )
 
 
-MERCHANT_FILES = ("tls-cert.pem", "tls-key.pem", "pay-app-private.pem", "pay-app-public.pem")
+# kuaidan's certificate and Alipay app key pair, which every test server shares.
+MERCHANT_FILES = ("tls-cert.pem", "tls-key.pem", "alipay-app-private.pem", "alipay-app-public.pem")
+ALIPAY_APP_ID = "2021000117600001"
+SELLER_ID = "2088102177000001"
 
 
 @dataclass
 class PaySandbox:
-    """The sandbox payment provider, running over HTTPS in a thread on a loopback port.
+    """The payment sandbox: the local Alipay gateway, over HTTPS in a thread on a loopback port.
 
     ``merchant_dir`` holds kuaidan's certificate and app key pair; every test server gets a
-    copy, so the one sandbox verifies (and is verified by) whichever server is running.
+    copy, so the one gateway verifies (and is verified by) whichever server is running.
     """
 
-    handle: SandboxHandle
+    handle: GatewayHandle
     merchant_dir: Path
 
     @property
@@ -187,8 +190,8 @@ class PaySandbox:
         return self.handle.url
 
     @property
-    def sandbox_dir(self) -> Path:
-        return self.handle.config.data_dir
+    def gateway_url(self) -> str:
+        return f"{self.url}/gateway.do"
 
     def share_merchant_files(self, data_dir: Path) -> None:
         for name in MERCHANT_FILES:
@@ -196,9 +199,11 @@ class PaySandbox:
 
     def kuaidan_settings(self) -> dict[str, Any]:
         return {
-            "pay_sandbox_url": self.url,
-            "pay_sandbox_ca": self.handle.cert,
-            "pay_sandbox_public_key": self.handle.config.public_key_file,
+            "pay_alipay_gateway_url": self.gateway_url,
+            "pay_alipay_app_id": ALIPAY_APP_ID,
+            "pay_alipay_seller_id": SELLER_ID,
+            "pay_alipay_ca": self.handle.cert,
+            "pay_alipay_public_key": self.handle.config.public_key_file,
         }
 
     def client(self) -> httpx.AsyncClient:
@@ -210,12 +215,14 @@ class PaySandbox:
 def pay_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaySandbox]:
     merchant_dir = tmp_path_factory.mktemp("pay-sandbox")
     ensure_self_signed(merchant_dir)
-    ensure_key_pair(merchant_dir / "pay-app-private.pem", merchant_dir / "pay-app-public.pem")
+    ensure_key_pair(merchant_dir / MERCHANT_FILES[2], merchant_dir / MERCHANT_FILES[3])
     settings = Settings(
         data_dir=merchant_dir,
         host="127.0.0.1",
-        sandbox_pay_notify_delays_s=(0, 0.3, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0),
-        sandbox_pay_test_hooks=True,
+        pay_alipay_app_id=ALIPAY_APP_ID,
+        pay_alipay_seller_id=SELLER_ID,
+        sandbox_alipay_notify_delays_s=(0, 0.3, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0),
+        sandbox_alipay_test_hooks=True,
         log_level="warning",
     )
     handle = start_in_thread(settings, port=0)
@@ -300,7 +307,7 @@ async def live_server(
     data_dir: Path, url: str | None, pay_sandbox: PaySandbox, carrier_sandbox: CarrierSandbox
 ) -> AsyncIterator[LiveServer]:
     """A kuaidan server in a thread on ``data_dir`` (and ``url``, or SQLite there), migrated,
-    paid through the sandbox provider and shipping through the carrier simulator."""
+    paid through the local Alipay gateway and shipping through the carrier simulator."""
     pay_sandbox.share_merchant_files(data_dir)
     outside = {**pay_sandbox.kuaidan_settings(), **carrier_sandbox.kuaidan_settings()}
     settings = make_settings(data_dir, url).model_copy(update=outside)

@@ -119,7 +119,7 @@ async def test_a_held_payment_whose_orders_are_cancelled_is_never_released_to_pa
 
 @dataclass
 class Gate:
-    """A TCP forwarder to the sandbox provider that can be made unreachable: while shut, every
+    """A TCP forwarder to the payment sandbox that can be made unreachable: while shut, every
     connection is dropped as it arrives (and counted)."""
 
     upstream: tuple[str, int]
@@ -245,5 +245,5 @@ async def test_a_cancel_while_the_provider_is_unreachable_closes_the_trade_later
 
         await closed_at_provider(pay_sandbox, reference)  # retried once the provider is back
         async with pay_sandbox.client() as client:
-            paid = await client.post("/gateway/pay", data={"token": token.group(1)})
+            paid = await client.post("/cashier/pay", data={"token": token.group(1)})
         assert paid.status_code == 400, paid.text

@@ -24,7 +24,6 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from kuaidan.core.notify import dev_inbox
-from kuaidan.simulators.alipaygw.server import GatewayHandle
 from tests.conftest import LiveServer, PaySandbox, eventually
 from tests.integration.payments_support import ALIPAY_APP_FILES, start, succeeded
 from tests.integration.test_risk import (
@@ -113,7 +112,7 @@ def app_secrets(server: LiveServer) -> set[str]:
     found = {secrets.session_key}
     found |= {base64.b64encode(key).decode() for key in raw}
     found |= {base64.urlsafe_b64encode(key).decode().rstrip("=") for key in raw}
-    for name in ("pay-app-private.pem", "tls-key.pem"):
+    for name in ("alipay-app-private.pem", "tls-key.pem"):
         pem = (server.settings.data_dir / name).read_text()
         found |= {line for line in pem.splitlines() if len(line) >= 40 and "-----" not in line}
     return found
@@ -146,7 +145,7 @@ async def run_payment_flows(
     assert released.status_code == 200, released.text
     await pay(sandbox, released.json()["pay_url"])
     forged = {"notify_id": uuid.uuid4().hex, "out_trade_no": checkout["reference"], "sign": "x"}
-    assert (await api.post("/api/v1/payments/notify/sandbox", data=forged)).status_code == 400
+    assert (await api.post("/api/v1/payments/notify/alipay", data=forged)).status_code == 400
 
 
 async def issued_codes(server: LiveServer) -> set[str]:
@@ -181,8 +180,7 @@ async def test_no_card_data_keys_codes_or_secrets_in_any_table_or_log(
 
 
 async def test_the_alipay_provider_leaves_no_keys_or_secrets_in_tables_or_logs(
-    alipay_server: LiveServer,
-    alipay_gateway: GatewayHandle,
+    server: LiveServer,
     pay_sandbox: PaySandbox,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -193,13 +191,13 @@ async def test_the_alipay_provider_leaves_no_keys_or_secrets_in_tables_or_logs(
     from kuaidan.payments import service
 
     caplog.set_level(logging.DEBUG)
-    server, reference = alipay_server, f"SD{uuid.uuid4().hex[:10]}"
+    reference = f"SD{uuid.uuid4().hex[:10]}"
     started = await start(server, reference)
     assert started.pay_url is not None
-    context = ssl.create_default_context(cafile=str(alipay_gateway.cert))
+    context = ssl.create_default_context(cafile=str(pay_sandbox.handle.cert))
     async with httpx.AsyncClient(verify=context, timeout=30.0) as client:
         assert (await client.get(started.pay_url)).status_code == 200
-        hook = f"{alipay_gateway.url}/sandbox/pay"
+        hook = f"{pay_sandbox.url}/sandbox/pay"
         assert (await client.post(hook, json={"out_trade_no": reference})).status_code == 200
     await eventually(lambda: succeeded(server, reference))
     async with opened(server) as uow:

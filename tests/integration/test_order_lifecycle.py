@@ -107,7 +107,7 @@ async def test_a_cancelled_unpaid_order_can_no_longer_be_paid_at_the_provider(
 
     await eventually(closed_at_provider)
     async with pay_sandbox.client() as client:
-        paid = await client.post("/gateway/pay", data={"token": token})
+        paid = await client.post("/cashier/pay", data={"token": token})
     assert paid.status_code == 400, paid.text
     async with opened(server) as uow:
         info = await payments.get_payment(uow=uow, reference=reference)
@@ -259,7 +259,7 @@ async def test_a_payment_after_expiry_is_refunded(server, api, market, pay_sandb
     assert await expire_later(server) >= 1
     late = provider_notification(pay_sandbox, reference, "12.34")
     async with server.client() as client:
-        answer = await client.post("/api/v1/payments/notify/sandbox", data=late)
+        answer = await client.post("/api/v1/payments/notify/alipay", data=late)
     assert answer.status_code == 200 and answer.text == "success", answer.text
 
     async def refund_requested() -> dict[str, Any] | None:
@@ -284,7 +284,10 @@ def provider_notification(sandbox: PaySandbox, reference: str, yuan: str) -> dic
         "trade_no": f"T{reference}",
         "out_trade_no": reference,
         "total_amount": yuan,
-        "app_id": "kuaidan-demo-app",
+        "app_id": sandbox.handle.config.app_id,
+        "seller_id": sandbox.handle.config.seller_id,
+        "charset": "utf-8",
+        "version": "1.0",
         "gmt_payment": now,
         "sign_type": "RSA2",
     }

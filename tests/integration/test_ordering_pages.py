@@ -199,7 +199,7 @@ async def pay(sandbox: PaySandbox, pay_url: str) -> str:
         page = await client.get(pay_url)
         token = re.search(r'name="token" value="([^"]+)"', page.text)
         assert token is not None, page.text
-        paid = await client.post("/gateway/pay", data={"token": token.group(1)})
+        paid = await client.post("/cashier/pay", data={"token": token.group(1)})
     assert paid.status_code == 303, paid.text
     return paid.headers["location"]
 
@@ -281,7 +281,7 @@ async def test_the_checkout_form_places_once_when_posted_twice(server, market):
         second = await client.post("/checkout", data=form)
     assert first.status_code == second.status_code == 303, second.text
     assert first.headers["location"] == second.headers["location"]
-    assert "/gateway?" in first.headers["location"]
+    assert "/gateway.do?" in first.headers["location"]
     assert await checkouts_of(server, buyer.id) == 1
 
 
@@ -465,7 +465,7 @@ async def held_checkout(server: LiveServer, market: Market, client: httpx.AsyncC
     big = await new_sku(server, market, market.shop_a, BIG_PRICE)
     for _ in range(3):
         await add_to_cart(client, small)
-        assert "/gateway?" in await place(client), "small early checkouts are allowed"
+        assert "/gateway.do?" in await place(client), "small early checkouts are allowed"
     await add_to_cart(client, big)
     landing = await place(client)
     assert landing.startswith("/checkouts/KC"), "a held checkout has no pay link"

@@ -1,8 +1,8 @@
-"""Payments against the real sandbox provider over HTTPS and the real kuaidan server.
+"""Payments against the local Alipay gateway over HTTPS and the real kuaidan server.
 
-The sandbox runs in a thread on a loopback port and speaks the signed protocol: the hosted
-pay page, browser returns, asynchronous notifications with retries, and the query, refund and
-close API. kuaidan's in-process worker makes the provider calls that use cases record.
+The gateway runs in a thread on a loopback port and speaks Alipay's signed protocol: the
+cashier page, browser returns, asynchronous notifications with retries, and the query, refund
+and close API. kuaidan's in-process worker makes the provider calls that use cases record.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from kuaidan.core import signing
 from kuaidan.payments import service
+from kuaidan.payments.adapters.alipay import raw_response
 from kuaidan.payments.domain import (
     PaymentInfo,
     PaymentStart,
@@ -26,8 +27,9 @@ from kuaidan.payments.domain import (
     RefundStatus,
 )
 from tests.conftest import LiveServer, PaySandbox, eventually
+from tests.integration.payments_support import buyer_of
 
-NOTIFY_PATH = "/api/v1/payments/notify/sandbox"
+NOTIFY_PATH = "/api/v1/payments/notify/alipay"
 AMOUNT = 12345
 
 
@@ -40,7 +42,7 @@ async def start(server: LiveServer, reference: str, *, amount_fen: int = AMOUNT)
             amount_fen=amount_fen,
             currency="CNY",
             subject="双十一 羽绒服 · 黑色 XL",
-            buyer_id=42,
+            buyer_id=buyer_of(reference),
             return_path=f"/orders/{reference}",
         )
     finally:
@@ -110,7 +112,10 @@ def provider_signed(sandbox: PaySandbox, **fields: str) -> dict[str, str]:
         "trade_status": "TRADE_SUCCESS",
         "trade_no": "T" + fields.get("out_trade_no", "x"),
         "total_amount": "123.45",
-        "app_id": "kuaidan-demo-app",
+        "app_id": sandbox.handle.config.app_id,
+        "seller_id": sandbox.handle.config.seller_id,
+        "charset": "utf-8",
+        "version": "1.0",
         "gmt_payment": signing.format_protocol_time(datetime.now(UTC)),
         "sign_type": "RSA2",
         **fields,
@@ -130,7 +135,7 @@ async def test_start_payment_signs_a_url_the_gateway_accepts(
 ) -> None:
     started = await start(server, f"P{unique}")
     assert started.status == PaymentStatus.CREATED and started.pay_url
-    assert started.pay_url.startswith(pay_sandbox.url + "/gateway?")
+    assert started.pay_url.startswith(pay_sandbox.gateway_url + "?")
     async with pay_sandbox.client() as client:
         page = await client.get(started.pay_url)
         assert page.status_code == 200
@@ -149,11 +154,11 @@ async def test_paying_notifies_kuaidan_and_publishes_payment_succeeded_once(
     reference = f"N{unique}"
     token = await open_gateway(pay_sandbox, await start(server, reference))
     async with pay_sandbox.client() as client:
-        paid = await client.post("/gateway/pay", data={"token": token})
+        paid = await client.post("/cashier/pay", data={"token": token})
         assert paid.status_code == 303
         return_url = paid.headers["location"]
-        assert return_url.startswith(server.settings.public_base_url + "/payments/return/sandbox")
-        again = await client.post("/gateway/pay", data={"token": token})
+        assert return_url.startswith(server.settings.public_base_url + "/payments/return/alipay")
+        again = await client.post("/cashier/pay", data={"token": token})
     assert again.status_code == 303, "paying twice is a no-op that returns the buyer again"
     info = await eventually(lambda: succeeded(server, reference))
     assert info.provider_trade_no and info.paid_at is not None
@@ -255,7 +260,7 @@ async def test_a_notification_for_a_payment_not_yet_recorded_succeeds_on_a_retry
         amount_fen=AMOUNT,
         subject="late order",
         notify_url=base + NOTIFY_PATH,
-        return_url=base + "/payments/return/sandbox",
+        return_url=base + "/payments/return/alipay",
         now=datetime.now(UTC),
     )
     await open_gateway(pay_sandbox, PaymentStart(0, reference, PaymentStatus.CREATED, pay_url))
@@ -377,7 +382,7 @@ async def test_a_closed_payment_cannot_be_paid_at_the_gateway(
     await eventually(closed_at_provider)
     async with pay_sandbox.client() as client:
         page = await client.get(started.pay_url or "")
-        pay = await client.post("/gateway/pay", data={"token": token})
+        pay = await client.post("/cashier/pay", data={"token": token})
     assert page.status_code == 400 and "closed" in page.text
     assert pay.status_code == 400
     assert (await payment(server, reference)).status == PaymentStatus.CLOSED
@@ -403,8 +408,9 @@ async def test_the_provider_api_rejects_a_request_not_signed_by_the_app(
     pay_sandbox: PaySandbox, unique: str
 ) -> None:
     params = {
-        "app_id": "kuaidan-demo-app",
-        "method": "trade.query",
+        "app_id": pay_sandbox.handle.config.app_id,
+        "method": "alipay.trade.query",
+        "format": "JSON",
         "charset": "utf-8",
         "sign_type": "RSA2",
         "timestamp": "2026-11-11 00:00:00",
@@ -415,12 +421,14 @@ async def test_the_provider_api_rejects_a_request_not_signed_by_the_app(
         params, pay_sandbox.handle.config.private_key_file.read_bytes()
     )
     async with pay_sandbox.client() as client:
-        answer = (await client.post("/api", data=params)).json()
+        body = (await client.post("/gateway.do", data=params)).text
+    found = raw_response(body, "alipay_trade_query_response")
+    sign = raw_response(body, "sign")
+    assert found is not None and sign is not None
     public = pay_sandbox.handle.config.public_key_file.read_bytes()
-    data = signing.canonical_json(answer["response"]).encode()
-    assert signing.verify_bytes(data, answer["sign"], public)
-    assert answer["response"]["sub_code"] == "isv.invalid-signature"
+    assert signing.verify_bytes(found[0].encode(), sign[1], public)
+    assert found[1]["sub_code"] == "isv.invalid-signature"
 
 
 def _app_key(sandbox: PaySandbox) -> bytes:
-    return (sandbox.merchant_dir / "pay-app-private.pem").read_bytes()
+    return (sandbox.merchant_dir / "alipay-app-private.pem").read_bytes()

@@ -1,8 +1,7 @@
-"""The same payment behaviour over both protocols: the sandbox provider and Alipay's.
-
-Each provider runs over real HTTPS in a thread; kuaidan runs once per provider, configured only
-by settings. Pay, verified notification, forged, replayed, mismatched and unknown-order
-notifications, the query on an early return, idempotent partial and full refunds, and close.
+"""Payment behaviour through the ``provider`` driver: the local Alipay gateway over real HTTPS
+in a thread, and kuaidan configured for it only by settings. Pay, verified notification,
+forged, replayed, mismatched and unknown-order notifications, the query on an early return,
+idempotent partial and full refunds, and close.
 """
 
 from __future__ import annotations

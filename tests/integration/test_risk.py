@@ -209,7 +209,7 @@ async def pay(sandbox: PaySandbox, pay_url: str) -> None:
         assert page.status_code == 200, page.text
         match = re.search(r'name="token" value="([^"]+)"', page.text)
         assert match is not None
-        paid = await client.post("/gateway/pay", data={"token": match.group(1)})
+        paid = await client.post("/cashier/pay", data={"token": match.group(1)})
     assert paid.status_code == 303, paid.text
 
 

@@ -43,3 +43,23 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 def test_bad_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({field: value})
+
+
+def test_the_embedded_default_pays_through_the_local_alipay_gateway(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, sandbox_alipay_port=9446)
+    assert settings.pay_provider == "alipay"
+    assert settings.effective_alipay_gateway_url == "https://localhost:9446/gateway.do"
+    assert settings.pay_alipay_public_key_file == tmp_path / "sandbox-alipay" / "alipay-public.pem"
+    real = "https://openapi.alipay.com/gateway.do"
+    assert Settings(pay_alipay_gateway_url=real).effective_alipay_gateway_url == real
+    assert Settings(pay_alipay_gateway_url="").pay_alipay_gateway_url is None
+
+
+def test_the_removed_sandbox_provider_is_refused_naming_its_replacement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUAIDAN_PAY_PROVIDER", "sandbox")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert "pay_provider=alipay" in message and "kuaidan sandbox-alipay" in message

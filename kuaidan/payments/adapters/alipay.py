@@ -23,7 +23,7 @@ import httpx
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
-from kuaidan.payments.adapters._signed import verified_notification, verified_return
+from kuaidan.core.errors import InvalidInput
 from kuaidan.payments.domain import (
     CloseResult,
     Notification,
@@ -101,6 +101,52 @@ def raw_response(text: str, key: str) -> tuple[str, Any] | None:
     return None
 
 
+def _required(params: Mapping[str, str], key: str) -> str:
+    value = params.get(key)
+    if not value:
+        raise SignatureInvalid(f"Alipay's message has no {key}")
+    return value
+
+
+def _verified_notification(params: Mapping[str, str], public_key: bytes) -> Notification:
+    """The notification's facts; SignatureInvalid when it is not genuine or not readable.
+
+    The signature is checked first, with Alipay's public key; only then are the fields read.
+    """
+    if not signing.verify_params(params, public_key, exclude=signing.NOTIFY_EXCLUDE):
+        raise SignatureInvalid("the notification's signature does not verify")
+    try:
+        paid = params.get("gmt_payment")
+        return Notification(
+            notify_id=_required(params, "notify_id"),
+            out_trade_no=_required(params, "out_trade_no"),
+            trade_no=_required(params, "trade_no"),
+            trade_status=TradeState(_required(params, "trade_status")),
+            amount_fen=yuan_to_fen(_required(params, "total_amount")),
+            app_id=_required(params, "app_id"),
+            paid_at=signing.parse_protocol_time(paid) if paid else None,
+            sent_at=signing.parse_protocol_time(_required(params, "notify_time")),
+        )
+    except (ValueError, InvalidInput) as exc:
+        raise SignatureInvalid(f"a signed notification we cannot read: {exc}") from exc
+
+
+def _verified_return(own: Mapping[str, str], public_key: bytes) -> ReturnInfo:
+    """The browser return's facts from Alipay's own parameters (``own``)."""
+    if not signing.verify_params(own, public_key, exclude=signing.NOTIFY_EXCLUDE):
+        raise SignatureInvalid("the return's signature does not verify")
+    try:
+        amount_fen = yuan_to_fen(_required(own, "total_amount"))
+    except InvalidInput as exc:
+        raise SignatureInvalid(f"a signed return we cannot read: {exc}") from exc
+    return ReturnInfo(
+        out_trade_no=_required(own, "out_trade_no"),
+        trade_no=_required(own, "trade_no"),
+        amount_fen=amount_fen,
+        app_id=_required(own, "app_id"),
+    )
+
+
 class AlipayProvider:
     """Implements ``PaymentProvider`` against the Alipay open-platform gateway."""
 
@@ -173,7 +219,7 @@ class AlipayProvider:
     # --- what Alipay sends us ------------------------------------------------------------
 
     def verify_notification(self, params: Mapping[str, str]) -> Notification:
-        notification = verified_notification(params, self._alipay_public_key())
+        notification = _verified_notification(params, self._alipay_public_key())
         seller = self.config.seller_id
         if seller and params.get("seller_id") != seller:
             raise SignatureInvalid("the notification is for another seller_id")
@@ -181,7 +227,7 @@ class AlipayProvider:
 
     def verify_return(self, params: Mapping[str, str]) -> ReturnInfo:
         own = {key: value for key, value in params.items() if key in RETURN_KEYS}
-        info = verified_return(own, self._alipay_public_key())
+        info = _verified_return(own, self._alipay_public_key())
         if own.get("method") != "alipay.trade.page.pay.return":
             raise SignatureInvalid("not a page pay return")
         return info

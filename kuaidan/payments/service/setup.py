@@ -27,38 +27,28 @@ class PaymentsConfig:
 
 
 def build_provider(settings: Settings) -> PaymentProvider:
-    """The configured provider's adapter (``pay_provider``); nothing else knows which it is."""
-    if settings.pay_provider == "alipay":
-        from kuaidan.payments.adapters.alipay import AlipayConfig, AlipayProvider
+    """The configured provider's adapter (``pay_provider``); nothing else knows which it is.
 
-        return AlipayProvider(
-            AlipayConfig(
-                gateway_url=settings.pay_alipay_gateway_url,
-                app_id=settings.pay_alipay_app_id,
-                app_private_key=settings.pay_alipay_app_private_key_file,
-                alipay_public_key=settings.pay_alipay_public_key_file,
-                ca_file=settings.pay_alipay_ca_file,
-                seller_id=settings.pay_alipay_seller_id,
-                timeout_minutes=settings.pay_timeout_minutes,
-                http_timeout_s=settings.pay_http_timeout_s,
-                generate_app_key_with_public=(
-                    None
-                    if settings.pay_alipay_app_private_key
-                    else settings.pay_alipay_app_public_key_file
-                ),
-            )
-        )
-    from kuaidan.payments.adapters.sandbox import SandboxConfig, SandboxProvider
+    Alipay's open platform is the one provider; its gateway is the local one
+    (``kuaidan sandbox-alipay``) unless ``pay_alipay_gateway_url`` names the real one.
+    """
+    from kuaidan.payments.adapters.alipay import AlipayConfig, AlipayProvider
 
-    return SandboxProvider(
-        SandboxConfig(
-            base_url=settings.pay_sandbox_url,
-            app_id=settings.pay_app_id,
-            ca_file=settings.pay_sandbox_ca_file,
-            provider_public_key=settings.pay_sandbox_public_key_file,
-            data_dir=settings.data_dir,
+    return AlipayProvider(
+        AlipayConfig(
+            gateway_url=settings.effective_alipay_gateway_url,
+            app_id=settings.pay_alipay_app_id,
+            app_private_key=settings.pay_alipay_app_private_key_file,
+            alipay_public_key=settings.pay_alipay_public_key_file,
+            ca_file=settings.pay_alipay_ca_file,
+            seller_id=settings.pay_alipay_seller_id,
             timeout_minutes=settings.pay_timeout_minutes,
             http_timeout_s=settings.pay_http_timeout_s,
+            generate_app_key_with_public=(
+                None
+                if settings.pay_alipay_app_private_key
+                else settings.pay_alipay_app_public_key_file
+            ),
         )
     )
 

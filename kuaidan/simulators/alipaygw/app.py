@@ -18,20 +18,17 @@ from fastapi.responses import RedirectResponse, Response
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
 from kuaidan.simulators.alipaygw import pages, protocol
-from kuaidan.simulators.alipaygw.protocol import GatewayConfig
-from kuaidan.simulators.paysandbox import protocol as shared
-from kuaidan.simulators.paysandbox.app import (
+from kuaidan.simulators.alipaygw.hooks import (
     AmountChange,
     HookSettings,
     TradeRef,
     apply_hooks,
     change_amount,
     dropped_refund,
-    new_trade,
 )
-from kuaidan.simulators.paysandbox.notifier import Hooks, Notifier
-from kuaidan.simulators.paysandbox.protocol import ProtocolError
-from kuaidan.simulators.paysandbox.store import CLOSED, SUCCESS, NewTrade, Store, Trade
+from kuaidan.simulators.alipaygw.notifier import Hooks, Notifier
+from kuaidan.simulators.alipaygw.protocol import GatewayConfig, ProtocolError
+from kuaidan.simulators.alipaygw.store import CLOSED, SUCCESS, NewTrade, Store, Trade
 
 Token = Annotated[str, Form(min_length=1, max_length=64)]
 JSON_TYPE = "application/json;charset=utf-8"
@@ -56,7 +53,24 @@ def _trade_no(now: datetime) -> str:
 
 
 def _new_trade(app_id: str, out_trade_no: str, **fields: Any) -> NewTrade:
-    return new_trade(app_id, out_trade_no, number=_trade_no, **fields)
+    """A trade as the gateway records it, with its own trade number and cashier token."""
+    now = utcnow()
+    defaults: dict[str, Any] = {
+        "subject": "",
+        "total_fen": 0,
+        "notify_url": "",
+        "return_url": "",
+        "expires_at": now + protocol.timeout_of(None),
+    }
+    defaults.update(fields)
+    return NewTrade(
+        app_id=app_id,
+        out_trade_no=out_trade_no,
+        trade_no=_trade_no(now),
+        token=secrets.token_urlsafe(24),
+        created_at=now,
+        **defaults,
+    )
 
 
 def _expires_at(biz: Mapping[str, Any], now: datetime) -> datetime:
@@ -67,7 +81,7 @@ def _expires_at(biz: Mapping[str, Any], now: datetime) -> datetime:
             return signing.parse_protocol_time(text)
         except ValueError as exc:
             raise ProtocolError("ACQ.INVALID_PARAMETER", "bad time_expire", code="40002") from exc
-    return now + shared.timeout_of(biz.get("timeout_express"))
+    return now + protocol.timeout_of(biz.get("timeout_express"))
 
 
 # --- page pay: the buyer's browser -------------------------------------------------------------
@@ -76,18 +90,18 @@ def _expires_at(biz: Mapping[str, Any], now: datetime) -> datetime:
 def _open_trade(gateway: Gateway, params: Mapping[str, str], biz: Mapping[str, Any]) -> Trade:
     if biz.get("product_code") != "FAST_INSTANT_TRADE_PAY":
         raise ProtocolError("ACQ.INVALID_PARAMETER", "product_code must be FAST_INSTANT_TRADE_PAY")
-    out_trade_no = shared.out_trade_no_of(biz)
-    total_fen = shared.yuan_to_fen(biz.get("total_amount"))
+    out_trade_no = protocol.out_trade_no_of(biz)
+    total_fen = protocol.yuan_to_fen(biz.get("total_amount"))
     if total_fen <= 0:
         raise ProtocolError("ACQ.INVALID_PARAMETER", "total_amount must be positive")
     trade = gateway.store.open_trade(
         _new_trade(
             gateway.config.app_id,
             out_trade_no,
-            subject=shared.subject_of(biz),
+            subject=protocol.subject_of(biz),
             total_fen=total_fen,
-            notify_url=shared.https_url(params.get("notify_url"), "notify_url"),
-            return_url=shared.https_url(params.get("return_url"), "return_url"),
+            notify_url=protocol.https_url(params.get("notify_url"), "notify_url"),
+            return_url=protocol.https_url(params.get("return_url"), "return_url"),
             expires_at=_expires_at(biz, utcnow()),
         )
     )
@@ -148,7 +162,7 @@ async def cashier_cancel(request: Request, token: Token) -> Response:
 
 
 def _query(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
-    trade = gateway.store.trade(gateway.config.app_id, shared.out_trade_no_of(biz))
+    trade = gateway.store.trade(gateway.config.app_id, protocol.out_trade_no_of(biz))
     if trade is None or (trade.status == CLOSED and not trade.subject):
         raise ProtocolError("ACQ.TRADE_NOT_EXIST", "交易不存在")
     return protocol.success(**protocol.trade_fields(trade))
@@ -168,9 +182,9 @@ def _refund(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
         return protocol.success(**dropped, buyer_logon_id="kd***@example.com")
     outcome, trade = gateway.store.refund(
         app_id=gateway.config.app_id,
-        out_trade_no=shared.out_trade_no_of(biz),
+        out_trade_no=protocol.out_trade_no_of(biz),
         request_no=request_no,
-        amount_fen=shared.yuan_to_fen(biz.get("refund_amount")),
+        amount_fen=protocol.yuan_to_fen(biz.get("refund_amount")),
         now=utcnow(),
     )
     errors = {
@@ -186,13 +200,13 @@ def _refund(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
         out_trade_no=trade.out_trade_no,
         buyer_logon_id="kd***@example.com",
         fund_change="Y" if outcome == "ok" else "N",
-        refund_fee=shared.fen_to_yuan(trade.refunded_fen),
+        refund_fee=protocol.fen_to_yuan(trade.refunded_fen),
         gmt_refund_pay=signing.format_protocol_time(utcnow()),
     )
 
 
 def _refund_query(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
-    out_trade_no = shared.out_trade_no_of(biz)
+    out_trade_no = protocol.out_trade_no_of(biz)
     request_no = _request_no(biz)
     trade = gateway.store.trade(gateway.config.app_id, out_trade_no)
     if trade is None:
@@ -204,15 +218,15 @@ def _refund_query(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
     if amount is not None:  # as at Alipay: an unknown request is a success with no amount
         fields.update(
             out_request_no=request_no,
-            total_amount=shared.fen_to_yuan(trade.total_fen),
-            refund_amount=shared.fen_to_yuan(amount),
+            total_amount=protocol.fen_to_yuan(trade.total_fen),
+            refund_amount=protocol.fen_to_yuan(amount),
             refund_status="REFUND_SUCCESS",
         )
     return protocol.success(**fields)
 
 
 def _close(gateway: Gateway, biz: Mapping[str, Any]) -> dict[str, str]:
-    out_trade_no = shared.out_trade_no_of(biz)
+    out_trade_no = protocol.out_trade_no_of(biz)
     trade = gateway.store.close_trade(_new_trade(gateway.config.app_id, out_trade_no))
     if trade.status != CLOSED:
         raise ProtocolError("ACQ.TRADE_STATUS_ERROR", f"交易状态不合法 the trade is {trade.status}")
@@ -300,7 +314,7 @@ async def hook_trade(request: Request, out_trade_no: str) -> dict[str, Any]:
         raise HTTPException(404, "no such trade")
     return {
         **protocol.trade_fields(trade),
-        "refund_amount": shared.fen_to_yuan(trade.refunded_fen),
+        "refund_amount": protocol.fen_to_yuan(trade.refunded_fen),
         "notifications": gateway.store.notifications(out_trade_no),
     }
 

@@ -7,9 +7,22 @@ from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
 
-from kuaidan.simulators.paysandbox.pages import HEADERS, STYLE
-from kuaidan.simulators.paysandbox.protocol import fen_to_yuan
-from kuaidan.simulators.paysandbox.store import Trade
+from kuaidan.simulators.alipaygw.protocol import fen_to_yuan
+from kuaidan.simulators.alipaygw.store import Trade
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self' https:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+STYLE = (
+    "body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}"
+    "h1{color:#1677ff;font-size:1.4rem}.amount{font-size:2rem;font-weight:bold}"
+    "form{display:inline}button{font-size:1rem;padding:.6rem 1.4rem;margin:.4rem .4rem 0 0}"
+    ".pay{background:#1677ff;color:#fff;border:0}.note{color:#888;font-size:.85rem}"
+)
 
 
 def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:

@@ -1,30 +1,42 @@
 """Alipay's side of the open-platform protocol: checking the app's signed requests and signing
 what goes back (API answers over their raw JSON text, browser returns, notifications).
 
-Trades, amounts and request checks are shared with the sandbox provider
-(``simulators.paysandbox``); what differs is the wire format, which follows Alipay's
-documentation: one ``/gateway.do``, ``alipay.trade.*`` method names, answers shaped
-``{"<method>_response": {...}, "sign": "..."}``.
+The wire format follows Alipay's documentation: one ``/gateway.do``, ``alipay.trade.*`` method
+names, answers shaped ``{"<method>_response": {...}, "sign": "..."}``. The gateway is an outside
+party, so it has its own amount parser and its own idea of a trade; it shares only the signing
+helpers of ``kuaidan.core.signing`` with the merchant side.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from kuaidan.core import signing
-from kuaidan.simulators.paysandbox.protocol import ProtocolError, fen_to_yuan
-from kuaidan.simulators.paysandbox.store import Trade
+from kuaidan.simulators.alipaygw.store import Trade
 
 ALIPAY_PRIVATE_KEY = "alipay-private.pem"
 ALIPAY_PUBLIC_KEY = "alipay-public.pem"
 BUYER_ID = "2088000000000001"
 MAX_FORM_FIELDS = 30
+MAX_SUBJECT = 256
+_YUAN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")
+_TIMEOUT = re.compile(r"^([1-9][0-9]{0,3})([mhd])$")
+_OUT_TRADE_NO = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+class ProtocolError(Exception):
+    """A request the gateway refuses: ``code``/``sub_code`` as in Alipay's answers."""
+
+    def __init__(self, sub_code: str, message: str, *, code: str = "40004") -> None:
+        super().__init__(message)
+        self.code, self.sub_code, self.message = code, sub_code, message
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +60,49 @@ class GatewayConfig:
     @property
     def public_key_file(self) -> Path:
         return self.data_dir / ALIPAY_PUBLIC_KEY
+
+
+def yuan_to_fen(text: object) -> int:
+    if not isinstance(text, str) or not _YUAN.match(text):
+        raise ProtocolError("ACQ.INVALID_PARAMETER", f"bad amount {text!r}", code="40002")
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def fen_to_yuan(fen: int) -> str:
+    whole, cents = divmod(fen, 100)
+    return f"{whole}.{cents:02d}"
+
+
+def timeout_of(text: object) -> timedelta:
+    """``15m``, ``2h``, ``1d``; anything else means the default of 15 minutes."""
+    match = _TIMEOUT.match(text) if isinstance(text, str) else None
+    if not match:
+        return timedelta(minutes=15)
+    value, unit = int(match.group(1)), match.group(2)
+    return {"m": timedelta(minutes=value), "h": timedelta(hours=value)}.get(
+        unit, timedelta(days=value)
+    )
+
+
+def out_trade_no_of(biz: Mapping[str, Any]) -> str:
+    value = biz.get("out_trade_no")
+    if not isinstance(value, str) or not _OUT_TRADE_NO.match(value):
+        raise ProtocolError("ACQ.INVALID_PARAMETER", "bad out_trade_no", code="40002")
+    return value
+
+
+def https_url(value: object, name: str) -> str:
+    if not isinstance(value, str) or urlsplit(value).scheme != "https" or len(value) > 1000:
+        raise ProtocolError("ACQ.INVALID_PARAMETER", f"{name} must be an https URL", code="40002")
+    return value
+
+
+def subject_of(biz: Mapping[str, Any]) -> str:
+    subject = biz.get("subject")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT:
+        raise ProtocolError("ACQ.INVALID_PARAMETER", "bad subject", code="40002")
+    return subject
 
 
 def verify_request(params: Mapping[str, str], config: GatewayConfig) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The sandbox's state: trades, refunds and notification attempts in a small SQLite file.
+"""The gateway's state: trades, refunds and notification attempts in a small SQLite file
+(``alipaygw.db`` in its own directory), so trades outlive a restart.
 
 Amounts are integer fen and times ISO-8601 UTC text. Every status change is one conditional
 UPDATE, so paying twice, or paying a closed trade, cannot happen whatever the interleaving.
@@ -84,7 +85,7 @@ class NewTrade:
 
 
 class Store(SqliteStore):
-    """Thread-safe access to the sandbox's SQLite file (each call is short and local)."""
+    """Thread-safe access to the gateway's SQLite file (each call is short and local)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)

@@ -1,7 +1,7 @@
 """Asynchronous notifications: POST the signed trade status to the merchant until it answers
 ``success``, on a bounded schedule of delays (0 s, 2 s, 4 s, 8 s … by default).
 
-Deliveries run as background tasks in the sandbox's event loop, over HTTPS, verifying the
+Deliveries run as background tasks in the gateway's event loop, over HTTPS, verifying the
 merchant's certificate against the configured CA file. Each try is recorded in the store.
 """
 
@@ -20,9 +20,9 @@ import httpx
 
 from kuaidan.core import signing
 from kuaidan.core.clock import utcnow
-from kuaidan.simulators.paysandbox.store import Store, Trade
+from kuaidan.simulators.alipaygw.store import Store, Trade
 
-log = logging.getLogger("kuaidan.sandbox_pay")
+log = logging.getLogger("kuaidan.sandbox_alipay")
 TIMEOUT_S = 5.0
 MISROUTE_SUFFIX = "-misrouted"
 
