@@ -39,7 +39,13 @@ from kuaidan.ops import api as ops_api
 from kuaidan.ops.metrics import MetricsMiddleware
 from kuaidan.ordering import api as ordering_api
 from kuaidan.ordering import pages as ordering_pages
+from kuaidan.ordering.aftersales import api as aftersales_api
+from kuaidan.ordering.aftersales import pages as aftersales_pages
 from kuaidan.ordering.api.edge import SoldOutEdge
+from kuaidan.ordering.changes import api as changes_api
+from kuaidan.ordering.changes import pages as changes_pages
+from kuaidan.ordering.interception import api as interception_api
+from kuaidan.ordering.interception import pages as interception_pages
 from kuaidan.payments import api as payments_api
 from kuaidan.payments import pages as payments_pages
 from kuaidan.risk import api as risk_api
@@ -106,6 +112,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(payments_api.router, prefix="/api/v1")
     app.include_router(merchants_api.router, prefix="/api/v1")
     app.include_router(ordering_api.router, prefix="/api/v1")
+    # Ordering's sub-areas, tagged as ordering's own: their routes after the core's, their pages
+    # before them (/merchant/after-sales is matched before /merchant/orders/{number}).
+    app.include_router(changes_api.router, prefix="/api/v1", tags=["ordering"])
+    app.include_router(interception_api.router, prefix="/api/v1", tags=["ordering"])
+    app.include_router(aftersales_api.router, prefix="/api/v1", tags=["ordering"])
     app.include_router(risk_api.router, prefix="/api/v1")
     app.include_router(logistics_api.router, prefix="/api/v1")
     app.include_router(logistics_console_api.router, prefix="/api/v1")
@@ -113,6 +124,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(catalog_pages.router, dependencies=page_deps)
     app.include_router(payments_pages.router, dependencies=page_deps)
     app.include_router(risk_pages.router, dependencies=page_deps)
+    app.include_router(aftersales_pages.router, dependencies=page_deps)
+    app.include_router(changes_pages.router, dependencies=page_deps)
+    app.include_router(interception_pages.router, dependencies=page_deps)
     app.include_router(ordering_pages.router, dependencies=page_deps)
     app.include_router(logistics_pages.router, dependencies=page_deps)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -2,8 +2,8 @@
 late payment is refunded), an order's refund reached the buyer (timeline), a payment held by
 risk (the orders wait, get their pay link, or are cancelled), an order paid (booked at once
 for merchants who opted in), and the order's parcel in logistics (booked, refused,
-delivered, in trouble and out of it, and every move, told to open tracking pages), and the
-parcels and refunds of after-sales cases."""
+delivered, in trouble and out of it, and every move, told to open tracking pages). The
+after-order cases react in their own sub-areas' handlers."""
 
 from __future__ import annotations
 
@@ -16,14 +16,11 @@ from kuaidan.logistics.events import (
     ShipmentDelivered,
     ShipmentExceptionOpened,
     ShipmentExceptionResolved,
-    ShipmentInterceptionRequested,
-    ShipmentInterceptionResult,
-    ShipmentReturned,
     ShipmentStatusChanged,
 )
 from kuaidan.ordering import service
 from kuaidan.ordering.events import OrderPaid
-from kuaidan.ordering.service import aftersales, change_payments, holds, interception, live
+from kuaidan.ordering.service import holds, live
 from kuaidan.payments.events import (
     PaymentBlocked,
     PaymentHeld,
@@ -37,12 +34,6 @@ from kuaidan.payments.events import (
 async def on_payment_succeeded(uow: UnitOfWork, record: EventRecord) -> None:
     event: PaymentSucceeded = record.load(PaymentSucceeded)
     await service.record_payment(uow=uow, reference=event.reference, paid_at=event.paid_at)
-
-
-async def on_change_paid(uow: UnitOfWork, record: EventRecord) -> None:
-    """The extra payment of a dearer change before shipping: the change is applied."""
-    event: PaymentSucceeded = record.load(PaymentSucceeded)
-    await change_payments.record_change_payment(uow=uow, reference=event.reference)
 
 
 async def on_refund_succeeded(uow: UnitOfWork, record: EventRecord) -> None:
@@ -143,49 +134,6 @@ async def tell_tracking_pages(uow: UnitOfWork, record: EventRecord) -> None:
         await live.publish_change(uow, event.order_id, event.status)
 
 
-async def on_interception_requested(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionRequested = record.load(ShipmentInterceptionRequested)
-    await interception.note_interception_sent(uow=uow, reference=event.reference)
-
-
-async def on_interception_result(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
-    await interception.record_interception_result(
-        uow=uow, reference=event.reference, succeeded=event.succeeded, message=event.message
-    )
-
-
-async def tell_buyer_of_interception(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
-    await interception.tell_buyer_of_failure(
-        uow=uow, reference=event.reference, succeeded=event.succeeded
-    )
-
-
-async def on_shipment_returned(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentReturned = record.load(ShipmentReturned)
-    await interception.record_parcel_returned(uow=uow, reference=event.reference)
-
-
-async def on_after_sales_booked(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentBooked = record.load(ShipmentBooked)
-    if event.order_id is None:  # orders' own parcels are handled above
-        await aftersales.note_return_booked(
-            uow=uow, reference=event.reference, tracking_number=event.tracking_number
-        )
-
-
-async def on_after_sales_delivered(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentDelivered = record.load(ShipmentDelivered)
-    if event.order_id is None:
-        await aftersales.parcel_delivered(uow=uow, reference=event.reference)
-
-
-async def on_after_sales_refunded(uow: UnitOfWork, record: EventRecord) -> None:
-    event: RefundSucceeded = record.load(RefundSucceeded)
-    await aftersales.refund_arrived(uow=uow, request_no=event.request_no)
-
-
 REGISTRY = Registry(
     subscriptions=[
         Subscription("ordering.mark_paid", PaymentSucceeded.topic, on_payment_succeeded),
@@ -217,35 +165,6 @@ REGISTRY = Registry(
             ShipmentStatusChanged.topic,
             tell_tracking_pages,
             transactional=False,
-        ),
-        # Interception after shipping: each answer moves the order's case one step.
-        Subscription(
-            "ordering.interception_sent",
-            ShipmentInterceptionRequested.topic,
-            on_interception_requested,
-        ),
-        Subscription(
-            "ordering.interception_result", ShipmentInterceptionResult.topic, on_interception_result
-        ),
-        Subscription(
-            "ordering.tell_buyer_of_interception",
-            ShipmentInterceptionResult.topic,
-            tell_buyer_of_interception,
-            transactional=False,
-        ),
-        Subscription(
-            "ordering.interception_returned", ShipmentReturned.topic, on_shipment_returned
-        ),
-        # A change's extra payment (other payments are not a change's and are left alone).
-        Subscription("ordering.change_paid", PaymentSucceeded.topic, on_change_paid),
-        # After-sales: a return parcel booked or at the shop, a replacement delivered, a refund
-        # arrived (parcels and refunds that are no case's are left alone).
-        Subscription("ordering.after_sales_booked", ShipmentBooked.topic, on_after_sales_booked),
-        Subscription(
-            "ordering.after_sales_delivered", ShipmentDelivered.topic, on_after_sales_delivered
-        ),
-        Subscription(
-            "ordering.after_sales_refunded", RefundSucceeded.topic, on_after_sales_refunded
         ),
     ]
 )

@@ -1,5 +1,5 @@
-"""Ordering's scheduled work: expire unpaid orders, auto-complete received ones, approve
-changes left unanswered, escalate or close after-sales cases whose timer ran out, prune keys."""
+"""Ordering's scheduled work: expire unpaid orders, auto-complete received ones, prune keys.
+The after-order cases' timers are their sub-areas' jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.worker import Job, Registry
 from kuaidan.ordering import service
-from kuaidan.ordering.service import aftersales, change_payments
 
 if TYPE_CHECKING:
     from kuaidan.config import Settings
@@ -33,30 +32,6 @@ def _auto_complete(after: timedelta) -> Job:
     return Job("ordering.auto_complete", timedelta(minutes=10), run)
 
 
-def _auto_approve_changes(wait: timedelta) -> Job:
-    async def run(uow: UnitOfWork) -> None:
-        done = await service.auto_approve_changes(uow=uow, wait=wait)
-        if done:
-            log.info("auto-approved %s order changes", done)
-
-    return Job("ordering.auto_approve_changes", timedelta(minutes=5), run)
-
-
-def _expire_change_payments(ttl: timedelta) -> Job:
-    async def run(uow: UnitOfWork) -> None:
-        done = await change_payments.expire_change_payments(uow=uow, ttl=ttl)
-        if done:
-            log.info("failed %s order changes whose extra payment was not made", done)
-
-    return Job("ordering.expire_change_payments", timedelta(seconds=30), run)
-
-
-async def after_sales_timers(uow: UnitOfWork) -> None:
-    done = await aftersales.run_timers(uow=uow)
-    if done:
-        log.info("escalated or closed %s after-sales cases", done)
-
-
 async def prune(uow: UnitOfWork) -> None:
     await service.prune(uow=uow)
 
@@ -69,8 +44,5 @@ def registry(settings: Settings) -> Registry:
             Job("ordering.expire_unpaid", timedelta(seconds=30), expire_unpaid),
             _auto_complete(policy.auto_complete_after),
             Job("ordering.prune", timedelta(hours=1), prune),
-            _auto_approve_changes(timedelta(hours=settings.order_change_approval_hours)),
-            _expire_change_payments(policy.payment_ttl),
-            Job("ordering.after_sales_timers", timedelta(minutes=5), after_sales_timers),
         ]
     )

@@ -10,27 +10,32 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from kuaidan.ordering.domain import PARCEL_HELD_ACTIONS, PARCEL_RELEASED_ACTIONS
 from kuaidan.ordering.models import (
-    AfterSalesCase,
-    AfterSalesStep,
     Cart,
     CartItem,
     Checkout,
     IdempotencyKey,
     Order,
-    OrderChange,
     OrderEvent,
-    OrderInterception,
     OrderLine,
 )
-
-# Interception steps after which the parcel is not on its way to the buyer as planned.
-OPEN_INTERCEPTIONS = ("requested", "intercepting", "succeeded", "returned")
-
 
 # --- carts ---------------------------------------------------------------------------------
 
@@ -317,15 +322,27 @@ async def due_for_auto_complete(
             Order.shipped_at < cutoff,
             or_(Order.delivered_at.is_(None), Order.delivered_at < cutoff),
             # A parcel being intercepted (or on its way back) is not delivered to anyone yet.
-            ~exists().where(
-                OrderInterception.order_id == Order.id,
-                OrderInterception.status.in_(OPEN_INTERCEPTIONS),
-            ),
+            ~_parcel_held(),
         )
         .order_by(Order.id)
         .limit(limit)
     )
     return list(rows.all())
+
+
+def _parcel_held() -> ColumnElement[bool]:
+    """Whether the order's latest interception step on its timeline leaves the parcel held."""
+    step = aliased(OrderEvent)
+    latest = (
+        select(func.max(step.id))
+        .where(
+            step.order_id == Order.id,
+            step.action.in_(PARCEL_HELD_ACTIONS + PARCEL_RELEASED_ACTIONS),
+        )
+        .correlate(Order)
+        .scalar_subquery()
+    )
+    return exists().where(OrderEvent.id == latest, OrderEvent.action.in_(PARCEL_HELD_ACTIONS))
 
 
 async def has_timeline_entry(
@@ -352,7 +369,7 @@ async def last_timeline_id(session: AsyncSession, order_id: int) -> int:
     return int(found or 0)
 
 
-# --- changes before shipping ---------------------------------------------------------------
+# --- what the after-order cases change ------------------------------------------------------
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
@@ -376,233 +393,6 @@ async def get_line(session: AsyncSession, order_id: int, line_id: int) -> OrderL
 
 async def set_line(session: AsyncSession, line_id: int, values: dict[str, Any]) -> None:
     await session.execute(update(OrderLine).where(OrderLine.id == line_id).values(**values))
-
-
-async def changes_of(session: AsyncSession, order_id: int) -> list[OrderChange]:
-    rows = await session.scalars(
-        select(OrderChange)
-        .where(OrderChange.order_id == order_id)
-        .order_by(OrderChange.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows.all())
-
-
-async def get_change(session: AsyncSession, change_id: int) -> OrderChange | None:
-    return await session.get(OrderChange, change_id, populate_existing=True)
-
-
-async def change_by_request(
-    session: AsyncSession, order_id: int, request_id: str
-) -> OrderChange | None:
-    return await session.scalar(
-        select(OrderChange).where(
-            OrderChange.order_id == order_id, OrderChange.request_id == request_id
-        )
-    )
-
-
-async def change_by_payment(session: AsyncSession, reference: str) -> OrderChange | None:
-    return await session.scalar(
-        select(OrderChange).where(OrderChange.payment_reference == reference)
-    )
-
-
-async def set_change(session: AsyncSession, change_id: int, values: dict[str, Any]) -> None:
-    await session.execute(update(OrderChange).where(OrderChange.id == change_id).values(**values))
-
-
-async def due_changes(
-    session: AsyncSession, *, status: str, before: datetime, limit: int
-) -> list[tuple[int, int]]:
-    """(change id, order id) of changes in ``status`` requested before ``before``, oldest first."""
-    rows = await session.execute(
-        select(OrderChange.id, OrderChange.order_id)
-        .where(OrderChange.status == status, OrderChange.requested_at < before)
-        .order_by(OrderChange.requested_at, OrderChange.id)
-        .limit(limit)
-    )
-    return [(int(a), int(b)) for a, b in rows.all()]
-
-
-# --- interception cases --------------------------------------------------------------------
-
-
-async def interceptions_of(session: AsyncSession, order_id: int) -> list[OrderInterception]:
-    """The order's interception cases, oldest first."""
-    rows = await session.scalars(
-        select(OrderInterception)
-        .where(OrderInterception.order_id == order_id)
-        .order_by(OrderInterception.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows.all())
-
-
-async def interception_for_shipment(
-    session: AsyncSession, *, reference: str
-) -> OrderInterception | None:
-    """The latest case that stopped (or tried to stop) parcel ``reference``."""
-    return await session.scalar(
-        select(OrderInterception)
-        .where(OrderInterception.old_shipment == reference)
-        .order_by(OrderInterception.id.desc())
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-
-
-async def change_interception(
-    session: AsyncSession, *, case_id: int, status: str, values: dict[str, Any]
-) -> bool:
-    """Apply ``values`` only if the case is still at ``status`` (one of two racers wins)."""
-    result = await session.execute(
-        update(OrderInterception)
-        .where(OrderInterception.id == case_id, OrderInterception.status == status)
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
-    )
-    return int(getattr(result, "rowcount", 0)) == 1
-
-
-# --- after-sales cases ---------------------------------------------------------------------
-
-
-async def after_sales_of(session: AsyncSession, order_id: int) -> list[AfterSalesCase]:
-    """The order's after-sales cases, oldest first."""
-    rows = await session.scalars(
-        select(AfterSalesCase)
-        .where(AfterSalesCase.order_id == order_id)
-        .order_by(AfterSalesCase.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows.all())
-
-
-async def get_after_sales(session: AsyncSession, case_id: int) -> AfterSalesCase | None:
-    return await session.scalar(
-        select(AfterSalesCase)
-        .where(AfterSalesCase.id == case_id)
-        .execution_options(populate_existing=True)
-    )
-
-
-async def after_sales_by_request(
-    session: AsyncSession, order_id: int, request_id: str
-) -> AfterSalesCase | None:
-    return await session.scalar(
-        select(AfterSalesCase).where(
-            AfterSalesCase.order_id == order_id, AfterSalesCase.request_id == request_id
-        )
-    )
-
-
-async def after_sales_by_shipment(session: AsyncSession, reference: str) -> AfterSalesCase | None:
-    """The case whose return parcel, or replacement parcel, is ``reference``."""
-    return await session.scalar(
-        select(AfterSalesCase)
-        .where(
-            or_(
-                AfterSalesCase.return_shipment == reference,
-                AfterSalesCase.replacement_shipment == reference,
-            )
-        )
-        .limit(1)
-        .execution_options(populate_existing=True)
-    )
-
-
-async def after_sales_by_refund(session: AsyncSession, request_no: str) -> AfterSalesCase | None:
-    return await session.scalar(
-        select(AfterSalesCase)
-        .where(AfterSalesCase.refund_request_no == request_no)
-        .execution_options(populate_existing=True)
-    )
-
-
-async def change_after_sales(
-    session: AsyncSession, *, case_id: int, status: str, version: int, values: dict[str, Any]
-) -> bool:
-    """Apply ``values`` only if the case is still at ``status``/``version``; bump the version."""
-    result = await session.execute(
-        update(AfterSalesCase)
-        .where(
-            AfterSalesCase.id == case_id,
-            AfterSalesCase.status == status,
-            AfterSalesCase.version == version,
-        )
-        .values(**values, version=version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0)) == 1
-
-
-async def after_sales_steps(
-    session: AsyncSession, case_ids: Collection[int]
-) -> dict[int, list[AfterSalesStep]]:
-    """Each case's steps, oldest first, in one query."""
-    found: dict[int, list[AfterSalesStep]] = {case_id: [] for case_id in case_ids}
-    if not found:
-        return found
-    rows = await session.scalars(
-        select(AfterSalesStep)
-        .where(AfterSalesStep.case_id.in_(found))
-        .order_by(AfterSalesStep.case_id, AfterSalesStep.id)
-    )
-    for row in rows.all():
-        found[row.case_id].append(row)
-    return found
-
-
-async def due_after_sales(
-    session: AsyncSession, *, statuses: Collection[str], now: datetime, limit: int
-) -> list[int]:
-    """Cases at one of ``statuses`` whose timer (``due_at``) has run out, oldest first."""
-    rows = await session.scalars(
-        select(AfterSalesCase.id)
-        .where(
-            AfterSalesCase.status.in_(list(statuses)),
-            AfterSalesCase.due_at.is_not(None),
-            AfterSalesCase.due_at <= now,
-        )
-        .order_by(AfterSalesCase.due_at, AfterSalesCase.id)
-        .limit(limit)
-    )
-    return list(rows.all())
-
-
-async def list_after_sales(
-    session: AsyncSession,
-    *,
-    merchant_id: int | None = None,
-    buyer_id: int | None = None,
-    statuses: Collection[str] | None = None,
-    limit: int = 100,
-) -> list[AfterSalesCase]:
-    """Cases of a shop or of a buyer (or all), newest first."""
-    query = select(AfterSalesCase)
-    if merchant_id is not None:
-        query = query.where(AfterSalesCase.merchant_id == merchant_id)
-    if buyer_id is not None:
-        query = query.where(AfterSalesCase.buyer_id == buyer_id)
-    if statuses is not None:
-        query = query.where(AfterSalesCase.status.in_(list(statuses)))
-    rows = await session.scalars(query.order_by(AfterSalesCase.id.desc()).limit(limit))
-    return list(rows.all())
-
-
-async def cases_ruled_against(session: AsyncSession, *, buyer_id: int, since: datetime) -> int:
-    """The buyer's cases the platform ruled for the merchant since ``since`` (trust)."""
-    found = await session.scalar(
-        select(func.count(AfterSalesStep.id))
-        .join(AfterSalesCase, AfterSalesCase.id == AfterSalesStep.case_id)
-        .where(
-            AfterSalesCase.buyer_id == buyer_id,
-            AfterSalesStep.step == "rule_for_merchant",
-            AfterSalesStep.at >= since,
-        )
-    )
-    return int(found or 0)
 
 
 async def completed_orders_of(session: AsyncSession, *, buyer_id: int) -> int:

@@ -20,7 +20,7 @@ from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.catalog.domain import NewSku
 from kuaidan.core.money import format_minor
-from kuaidan.ordering.service import aftersales
+from kuaidan.ordering.aftersales import service as aftersales
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually
 from tests.e2e.test_order_journey import PASSWORD, TIMEOUT_MS, Shop, _open_shop, _watched_page
 from tests.integration.ordering_support import PASSWORD as BUYER_PASSWORD

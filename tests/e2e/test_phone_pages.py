@@ -14,7 +14,7 @@ import pytest
 
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
-from kuaidan.ordering.service import aftersales
+from kuaidan.ordering.aftersales import service as aftersales
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox
 from tests.e2e.layout import (
     PHONE,

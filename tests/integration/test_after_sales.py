@@ -21,8 +21,8 @@ from kuaidan.inventory import service as inventory
 from kuaidan.logistics import service as logistics
 from kuaidan.merchants.domain import SIGNATURE_HEADER, verify_webhook_signature
 from kuaidan.ordering import repository as ordering_repository
+from kuaidan.ordering.aftersales import service as aftersales
 from kuaidan.ordering.domain import parse_order_number
-from kuaidan.ordering.service import aftersales
 from kuaidan.ordering.service._common import order_number_key
 from kuaidan.payments import service as payments
 from kuaidan.security import service as security

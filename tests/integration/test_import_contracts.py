@@ -53,6 +53,24 @@ BAD_IMPORTS = [
         "kuaidan.ordering.domain may not import redis",
     ),
     (
+        "kuaidan/logistics/service/__init__.py",
+        "from kuaidan.ordering.aftersales.repository import after_sales_of",
+        "ordering.aftersales: another area reaches only its service, events and domain",
+        "kuaidan.logistics.service -> kuaidan.ordering.aftersales.repository",
+    ),
+    (
+        "kuaidan/ordering/service/lifecycle.py",
+        "from kuaidan.ordering.interception import service as interception",
+        "ordering's core imports none of its sub-areas",
+        "kuaidan.ordering.service.lifecycle -> kuaidan.ordering.interception",
+    ),
+    (
+        "kuaidan/ordering/changes/service/requests.py",
+        "from kuaidan.ordering.models import Order",
+        "ordering's sub-areas reach the core only through its service, events and domain",
+        "kuaidan.ordering.changes.service.requests -> kuaidan.ordering.models",
+    ),
+    (
         "kuaidan/catalog/service.py",
         "from kuaidan.ordering import service as ordering",
         "synchronous calls between areas point one way",

@@ -20,7 +20,7 @@ from kuaidan.accounts.domain import Role
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.inventory import service as inventory
-from kuaidan.ordering import service as ordering
+from kuaidan.ordering.changes import service as ordering
 from kuaidan.ordering.domain import parse_order_number
 from kuaidan.ordering.service._common import order_number_key
 from kuaidan.payments import service as payments

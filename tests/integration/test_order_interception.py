@@ -20,7 +20,7 @@ from kuaidan.core.notify import dev_inbox
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain.carriers import INTERCEPT_FEES_FEN
 from kuaidan.ordering.domain import parse_order_number
-from kuaidan.ordering.service import interception
+from kuaidan.ordering.interception import service as interception
 from kuaidan.ordering.service._common import order_number_key
 from kuaidan.security import service as security
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually

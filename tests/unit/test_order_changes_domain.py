@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kuaidan.core.errors import InvalidInput
-from kuaidan.ordering.domain import OrderStatus
-from kuaidan.ordering.domain.changes import (
+from kuaidan.ordering.changes.domain import (
     MAX_ADDRESS_CHANGES,
     ChangeAmountWhileUnpaid,
     ChangeKind,
@@ -33,6 +32,7 @@ from kuaidan.ordering.domain.changes import (
     needs_extra_payment,
     payment_overdue,
 )
+from kuaidan.ordering.domain import OrderStatus
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from kuaidan.logistics.domain.carriers import (
     agreement_to_json,
 )
 from kuaidan.logistics.domain.geo import Zone
-from kuaidan.ordering.domain.interception import (
+from kuaidan.ordering.interception.domain import (
     FINISHED,
     STEPS,
     Bearer,

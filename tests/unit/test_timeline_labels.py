@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kuaidan.core.templating import templates
+from kuaidan.ordering.aftersales.domain import CaseStatus
 from kuaidan.ordering.domain import OrderAction, TimelineAction
-from kuaidan.ordering.domain.aftersales import CaseStatus
-from kuaidan.ordering.domain.interception import InterceptionStatus
+from kuaidan.ordering.interception.domain import InterceptionStatus
 
 
 def _labels() -> dict[str, str]:

@@ -19,8 +19,6 @@ from kuaidan.core.fields import Id
 from kuaidan.core.pagination import PageRequest
 from kuaidan.core.templating import csrf_token
 from kuaidan.ordering import service, stream
-from kuaidan.ordering.api import aftersales as _aftersales
-from kuaidan.ordering.api import interception as _interception
 from kuaidan.ordering.domain import Actor, CartOwner, OrderingPolicy
 from kuaidan.ordering.readmodels import CartView
 from kuaidan.ordering.schemas import (
@@ -425,12 +423,3 @@ async def tracking_events(
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return EventSourceResponse(events, ping=limits.heartbeat_s, sep="\n", headers=headers)
-
-
-from kuaidan.ordering.api.changes import router as _changes_router  # noqa: E402
-
-router.include_router(_changes_router)
-
-
-router.include_router(_interception.router)
-router.include_router(_aftersales.router)

@@ -97,6 +97,21 @@ class TimelineAction(StrEnum):
     RESHIPPED = "reshipped"  # a new parcel for the same order
 
 
+# Each step of an interception case is on the order's timeline as ``interception_<status>``.
+# From a step that leaves the parcel held (asked to stop, stopped, on its way back) until one
+# that ends the case, nobody has received anything: the order is not completed automatically.
+PARCEL_HELD_ACTIONS = (
+    "interception_requested",
+    "interception_intercepting",
+    "interception_succeeded",
+    "interception_returned",
+)
+PARCEL_RELEASED_ACTIONS = (
+    "interception_failed",
+    "interception_reshipped",
+    "interception_refunded",
+)
+
 TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
 # Stock: reserved while the order is open and unshipped; consumed at shipping.
 HOLDS_RESERVATION = frozenset({S.PENDING_PAYMENT, S.PAID})

@@ -1,6 +1,7 @@
 """HTML routes of ordering: the cart (buyers and guests), checkout, a checkout's result page
 (where the buyer enters the one-time code of a payment risk held), the buyer's orders and the
 merchant's order console (shipping through a proposed carrier, and the shop's shipping settings).
+The pages of after-sales, changes and interception live in those sub-areas.
 
 A guest's cart is found by the ``kd_cart`` cookie. The first ordering page a buyer opens after
 logging in (the cart, checkout, orders, or adding an item) moves that guest cart into theirs
@@ -10,7 +11,7 @@ again with the message, with the error's 4xx status; signing in is asked for by 
 
 from __future__ import annotations
 
-from kuaidan.ordering.pages import aftersales, cart, changes, interception, orders, shipping
-from kuaidan.ordering.pages._common import router
+from kuaidan.ordering.pagekit import router
+from kuaidan.ordering.pages import cart, orders, shipping
 
-__all__ = ["aftersales", "cart", "changes", "interception", "orders", "router", "shipping"]
+__all__ = ["cart", "orders", "router", "shipping"]

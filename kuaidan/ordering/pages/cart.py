@@ -23,7 +23,7 @@ from kuaidan.ordering.domain import (
     CartOwner,
     OrderStatus,
 )
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.pagekit import (
     CODE_RE,
     MAX_ID,
     NOTICES,

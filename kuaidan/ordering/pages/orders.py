@@ -20,7 +20,7 @@ from kuaidan.ordering.domain import (
     Actor,
     OrderStatus,
 )
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.pagekit import (
     BUYER_TABS,
     MERCHANT_TABS,
     NOTICES,

@@ -13,7 +13,7 @@ from kuaidan.accounts.domain import UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError
 from kuaidan.ordering import service
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.pagekit import (
     NOTICES,
     FormText,
     MerchantPage,

@@ -1,6 +1,8 @@
 """Ordering use cases, one module per concern: carts, placement, checkouts, orders, shipping
 and tracking, and the platform's own changes (lifecycle). Keyword-only functions that own
-their transaction and return the read models of ``ordering.readmodels``."""
+their transaction and return the read models of ``ordering.readmodels``. After-sales, changes
+before shipping and interception are sub-areas of their own (``ordering.aftersales``,
+``ordering.changes``, ``ordering.interception``); they reach an order through ``order_rows``."""
 
 from __future__ import annotations
 
@@ -17,23 +19,7 @@ from kuaidan.ordering.service.carts import (
     remove_cart_item,
     set_cart_item,
 )
-from kuaidan.ordering.service.change_payments import (
-    expire_change_payments,
-    record_change_payment,
-)
-from kuaidan.ordering.service.changes import (
-    auto_approve_changes,
-    change_address,
-    change_line,
-    decide_change,
-    list_changes,
-    start_packing,
-)
 from kuaidan.ordering.service.checkouts import get_checkout, refresh_checkout_payment
-from kuaidan.ordering.service.interception import (
-    list_interceptions,
-    request_interception,
-)
 from kuaidan.ordering.service.lifecycle import (
     auto_complete_orders,
     expire_overdue_orders,
@@ -97,19 +83,14 @@ __all__ = [
     "DEFAULT_WEIGHT_G",
     "actor_of",
     "add_cart_item",
-    "auto_approve_changes",
     "auto_book",
     "auto_complete_orders",
     "cancel_order",
     "cart_count",
-    "change_address",
-    "change_line",
     "checkout_cart",
     "checkout_payment_status",
     "confirm_receipt",
-    "decide_change",
     "deliver_from_carrier",
-    "expire_change_payments",
     "expire_overdue_orders",
     "get_cart",
     "get_checkout",
@@ -118,8 +99,6 @@ __all__ = [
     "get_tracking",
     "hold_awaits_code",
     "known_sold_out",
-    "list_changes",
-    "list_interceptions",
     "list_merchant_orders",
     "list_orders",
     "mark_delivered",
@@ -134,18 +113,15 @@ __all__ = [
     "propose_carriers",
     "prune",
     "rate_delivery",
-    "record_change_payment",
     "record_payment",
     "record_refund",
     "refresh_checkout_payment",
     "remove_cart_item",
-    "request_interception",
     "require_merchant",
     "resolve_from_case",
     "set_cart_item",
     "set_shipping_settings",
     "ship_order",
-    "start_packing",
     "tell_buyer_of_exception",
     "tracking_mark",
 ]

@@ -20,7 +20,8 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
 from kuaidan.core.fields import Id
 from kuaidan.ordering import service
-from kuaidan.ordering.domain.aftersales import (
+from kuaidan.ordering.aftersales import service as aftersales
+from kuaidan.ordering.aftersales.domain import (
     FOR_PLATFORM,
     AfterSalesPolicy,
     CaseKind,
@@ -29,21 +30,21 @@ from kuaidan.ordering.domain.aftersales import (
     Claim,
     may_take,
 )
-from kuaidan.ordering.domain.aftersales import Actor as CaseActor
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.aftersales.domain import Actor as CaseActor
+from kuaidan.ordering.pagekit import (
     MAX_ID,
     FormText,
     MerchantPage,
     form_page,
     order_path,
     page,
+    page_router,
     quantity_of,
-    router,
     step_or_page,
     whole,
 )
-from kuaidan.ordering.service import aftersales
-from kuaidan.ordering.service.aftersales_view import ask_panel
+
+router = page_router()
 
 PLATFORM = (Role.AGENT, Role.ADMIN)
 DONE = {
@@ -130,7 +131,7 @@ async def _page(
         "order": view,
         "cases": cases,
         "actions": {c.case_id: _actions(c, user) for c in cases},
-        "panel": None if merchant else await ask_panel(uow=uow, number=number, by=user),
+        "panel": None if merchant else await aftersales.ask_panel(uow=uow, number=number, by=user),
         "merchant": merchant,
         "agent": user.role in PLATFORM,
         "action": base,

@@ -13,10 +13,10 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, NotFound
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain.carriers import CarrierStatus
-from kuaidan.ordering import repository
-from kuaidan.ordering.domain.aftersales import check_order, claimed_units
-from kuaidan.ordering.models import OrderLine
-from kuaidan.ordering.service import _common as common
+from kuaidan.ordering.aftersales import repository
+from kuaidan.ordering.aftersales.domain import check_order, claimed_units
+from kuaidan.ordering.service import order_rows
+from kuaidan.ordering.service.order_rows import OrderLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ async def _options(uow: UnitOfWork, line: OrderLine) -> tuple[ExchangeOption, ..
 
 async def ask_panel(*, uow: UnitOfWork, number: str, by: UserInfo) -> AskPanel:
     """What the buyer (or an agent for them) may ask for on the order now."""
-    row = await common.visible_order(uow, number, by)
+    row = await order_rows.visible_order(uow, number, by)
     try:
         check_order(row.status, delivered_at=row.delivered_at or row.completed_at)
         blocked = None
@@ -92,7 +92,7 @@ async def ask_panel(*, uow: UnitOfWork, number: str, by: UserInfo) -> AskPanel:
         return AskPanel(blocked, (), ())
     cases = await repository.after_sales_of(uow.session, row.id)
     claimed = claimed_units((case.status, case.items) for case in cases)
-    lines = (await repository.lines_of(uow.session, [row.id])).get(row.id, [])
+    lines = (await order_rows.lines_of(uow, [row.id])).get(row.id, [])
     claimable = []
     for line in lines:
         claimable.append(

@@ -15,15 +15,17 @@ from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
 from kuaidan.ordering import service
-from kuaidan.ordering.domain.interception import InterceptionCause, InterceptionKind
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.interception import service as interception
+from kuaidan.ordering.interception.domain import InterceptionCause, InterceptionKind
+from kuaidan.ordering.pagekit import (
     MerchantPage,
     form_page,
     order_path,
-    router,
+    page_router,
     see_other,
 )
-from kuaidan.ordering.service import interception
+
+router = page_router()
 
 FIELDS = ("kind", "reason", "cause", "recipient", "phone", "province", "city", "district", "line")
 DONE = "已提交拦截申请 Interception requested: follow each step below"

@@ -11,15 +11,14 @@ from kuaidan.accounts.domain import AddressInfo, Role, UserInfo
 from kuaidan.catalog import service as catalog
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, NotFound
-from kuaidan.ordering import repository
-from kuaidan.ordering.domain.changes import (
+from kuaidan.ordering.changes.domain import (
     MAX_ADDRESS_CHANGES,
     ChangeInfo,
     ChangeKind,
     check_changeable,
 )
-from kuaidan.ordering.service import _common as common
-from kuaidan.ordering.service.changes import list_changes, order_facts
+from kuaidan.ordering.changes.service.requests import list_changes, order_facts
+from kuaidan.ordering.service import order_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class ChangePanel:
 
 async def change_panel(*, uow: UnitOfWork, number: str, by: UserInfo) -> ChangePanel:
     """The order's changes and, for its buyer or an agent, what they may change now."""
-    row = await common.visible_order(uow, number, by)
+    row = await order_rows.visible_order(uow, number, by)
     facts = await order_facts(uow, row)
     try:
         check_changeable(facts, ChangeKind.SWAP)
@@ -58,7 +57,7 @@ async def change_panel(*, uow: UnitOfWork, number: str, by: UserInfo) -> ChangeP
     swaps: dict[int, list[SwapOption]] = {}
     if asker and blocked is None:
         addresses = await accounts.list_addresses(uow=uow, user_id=row.buyer_id)
-        lines = (await repository.lines_of(uow.session, [row.id]))[row.id]
+        lines = (await order_rows.lines_of(uow, [row.id]))[row.id]
         taken = {x.sku_id for x in lines}
         for line in lines:
             try:

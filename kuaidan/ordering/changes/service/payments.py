@@ -11,18 +11,19 @@ from datetime import timedelta
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError
 from kuaidan.inventory import service as inventory
-from kuaidan.ordering import repository
-from kuaidan.ordering.domain import Actor, OrderStatus
-from kuaidan.ordering.domain.changes import (
+from kuaidan.ordering.changes import repository
+from kuaidan.ordering.changes.domain import (
     ChangeNotAllowed,
     ChangeStatus,
     change_extra_refund_no,
     change_stock_holder,
     payment_overdue,
 )
-from kuaidan.ordering.models import Order, OrderChange
-from kuaidan.ordering.service import _common as common
-from kuaidan.ordering.service.changes import apply_change, note_change
+from kuaidan.ordering.changes.models import OrderChange
+from kuaidan.ordering.changes.service.requests import apply_change, note_change
+from kuaidan.ordering.domain import Actor, OrderStatus
+from kuaidan.ordering.service import order_rows
+from kuaidan.ordering.service.order_rows import Order
 from kuaidan.payments import service as payments
 
 
@@ -33,7 +34,7 @@ async def record_change_payment(*, uow: UnitOfWork, reference: str) -> bool:
         found = await repository.change_by_payment(uow.session, reference)
         if found is None:
             return False
-        row = await repository.lock_order(uow.session, found.order_id)
+        row = await order_rows.lock_order(uow, found.order_id)
         change = await repository.get_change(uow.session, found.id)
         assert row is not None and change is not None
         if change.status == ChangeStatus.APPLIED.value:
@@ -66,7 +67,7 @@ async def expire_change_payments(*, uow: UnitOfWork, ttl: timedelta, limit: int 
     done = 0
     for change_id, order_id in due:
         async with uow.atomic():
-            row = await repository.lock_order(uow.session, order_id)
+            row = await order_rows.lock_order(uow, order_id)
             change = await repository.get_change(uow.session, change_id)
             if row is None or change is None:
                 continue
@@ -97,6 +98,6 @@ async def _refund_extra(uow: UnitOfWork, row: Order, change: OrderChange, why: s
     request_no = change_extra_refund_no(change.id)
     await payments.request_refund(
         uow=uow, reference=change.payment_reference, amount_fen=change.difference_fen,
-        reason=f"order {common.number_of(uow.cipher, row)}: {why}", request_no=request_no,
+        reason=f"order {order_rows.number_of(uow.cipher, row)}: {why}", request_no=request_no,
     )  # fmt: skip
     await repository.set_change(uow.session, change.id, {"refund_request_no": request_no})

@@ -19,20 +19,21 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
 from kuaidan.core.fields import Id
 from kuaidan.ordering import service
-from kuaidan.ordering.domain.changes import ChangeInfo, ChangeStatus
-from kuaidan.ordering.pages._common import (
+from kuaidan.ordering.changes import service as changes
+from kuaidan.ordering.changes.domain import ChangeInfo, ChangeStatus
+from kuaidan.ordering.pagekit import (
     MAX_ID,
     FormText,
     MerchantPage,
     form_page,
     order_path,
+    page_router,
     quantity_of,
-    router,
     step_or_page,
     whole,
 )
-from kuaidan.ordering.service import changes
-from kuaidan.ordering.service.changes_view import change_panel
+
+router = page_router()
 
 NEW_ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "line")
 DONE = {
@@ -69,7 +70,7 @@ async def _page(
     form: Mapping[str, str] | None = None,
 ) -> Response:
     view = await service.get_order(uow=uow, number=number, viewer=user)
-    panel = await change_panel(uow=uow, number=number, by=user)
+    panel = await changes.change_panel(uow=uow, number=number, by=user)
     base = _base(user, number)
     context = {
         "order": view,

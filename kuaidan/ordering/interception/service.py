@@ -22,7 +22,6 @@ from kuaidan.core.text import one_line
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain import Place, Recipient, place_of
 from kuaidan.logistics.domain.tracking import is_terminal
-from kuaidan.ordering import repository
 from kuaidan.ordering.domain import (
     Actor,
     OrderAction,
@@ -31,7 +30,8 @@ from kuaidan.ordering.domain import (
     clean_reason,
     refund_request_no,
 )
-from kuaidan.ordering.domain.interception import (
+from kuaidan.ordering.interception import repository
+from kuaidan.ordering.interception.domain import (
     OPEN,
     STEP_WORDS,
     Bearer,
@@ -46,11 +46,11 @@ from kuaidan.ordering.domain.interception import (
     refund_fen,
     step,
 )
-from kuaidan.ordering.events import OrderInterceptionChanged
-from kuaidan.ordering.models import Order, OrderInterception
-from kuaidan.ordering.readmodels import AddressSnapshot
-from kuaidan.ordering.service import _common as common
+from kuaidan.ordering.interception.events import OrderInterceptionChanged
+from kuaidan.ordering.interception.models import OrderInterception
+from kuaidan.ordering.service import order_rows
 from kuaidan.ordering.service.live import announce
+from kuaidan.ordering.service.order_rows import AddressSnapshot, Order
 from kuaidan.ordering.service.shipping import replace_shipment
 from kuaidan.ordering.service.tracking import notifier_of
 from kuaidan.payments import service as payments
@@ -125,8 +125,8 @@ async def request_interception(
         )
     target = _checked(address) if address is not None else None
     async with uow.atomic():
-        row = await common.visible_order(uow, number, by)
-        actor = common.actor_of(by)
+        row = await order_rows.visible_order(uow, number, by)
+        actor = order_rows.actor_of(by)
         if actor not in ASKERS:
             raise Forbidden("the buyer or an agent asks for an interception")
         if actor is Actor.BUYER and cause not in (None, InterceptionCause.BUYER_CHANGED_MIND):
@@ -172,8 +172,8 @@ async def _open_case(
     assert shipment is not None
     carrier = await logistics.get_carrier(uow=uow, code=shipment.carrier_code)
     # The order's version guards against a double submission racing this one.
-    if not await repository.change_order(
-        uow.session, order_id=row.id, status=row.status, version=row.version, values={}
+    if not await order_rows.change_order(
+        uow, order_id=row.id, status=row.status, version=row.version, values={}
     ):
         raise InterceptionNotAllowed("the order changed meanwhile; reload it and try again")
     now = uow.now()
@@ -212,7 +212,7 @@ def _address(uow: UnitOfWork, case: OrderInterception) -> AddressSnapshot | None
 def _view(uow: UnitOfWork, row: Order, case: OrderInterception) -> InterceptionView:
     address = _address(uow, case)
     return InterceptionView(
-        case_id=case.id, order_number=common.number_of(uow.cipher, row),
+        case_id=case.id, order_number=order_rows.number_of(uow.cipher, row),
         kind=InterceptionKind(case.kind), status=InterceptionStatus(case.status),
         cause=InterceptionCause(case.cause), bearer=Bearer(case.bearer), fee_fen=case.fee_fen,
         refund_fen=case.refund_fen, currency=case.currency, old_shipment=case.old_shipment,
@@ -227,7 +227,7 @@ async def list_interceptions(
     *, uow: UnitOfWork, number: str, viewer: UserInfo
 ) -> list[InterceptionView]:
     """The order's interception cases, newest first, for whoever may see the order."""
-    row = await common.visible_order(uow, number, viewer)
+    row = await order_rows.visible_order(uow, number, viewer)
     cases = await repository.interceptions_of(uow.session, row.id)
     return [_view(uow, row, case) for case in reversed(cases)]
 
@@ -246,12 +246,12 @@ async def _tell(
     """The case's current step on the order's timeline, in the outbox and on open pages."""
     status = InterceptionStatus(case.status)
     fee = f"fee {case.fee_fen} fen, borne by the {case.bearer}"
-    common.add_timeline(
+    order_rows.add_timeline(
         uow, row, action=f"interception_{status.value}", actor=actor, actor_id=actor_id,
         note=f"#{case.id} {case.kind} ({fee}): {STEP_WORDS[status]}",
     )  # fmt: skip
     event = OrderInterceptionChanged(
-        case_id=case.id, order_id=row.id, number=common.number_of(uow.cipher, row),
+        case_id=case.id, order_id=row.id, number=order_rows.number_of(uow.cipher, row),
         buyer_id=row.buyer_id, merchant_id=row.merchant_id, kind=case.kind, status=status.value,
         fee_fen=case.fee_fen, bearer=case.bearer, shipment_reference=case.old_shipment,
         at=uow.now(),
@@ -289,7 +289,7 @@ async def _case_of(
     uow: UnitOfWork, reference: str
 ) -> tuple[Order, OrderInterception] | tuple[None, None]:
     case = await repository.interception_for_shipment(uow.session, reference=reference)
-    row = None if case is None else await repository.get_order(uow.session, case.order_id)
+    row = None if case is None else await order_rows.get_order(uow, case.order_id)
     return (row, case) if row is not None and case is not None else (None, None)
 
 
@@ -322,7 +322,7 @@ async def tell_buyer_of_failure(*, uow: UnitOfWork, reference: str, succeeded: b
     row, case = await _case_of(uow, reference)
     if row is None or case is None:
         return False
-    number = common.number_of(uow.cipher, row)
+    number = order_rows.number_of(uow.cipher, row)
     await uow.end_reads()
     message = Message(
         user_id=row.buyer_id,
@@ -368,8 +368,8 @@ async def _reship(uow: UnitOfWork, row: Order, case: OrderInterception) -> None:
         for name in _FIELDS
     }
     fields.update(province=address.province, city=address.city, postcode=address.postcode)
-    await repository.set_order_fields(uow.session, row.id, fields)
-    row = await repository.get_order(uow.session, row.id) or row
+    await order_rows.set_order_fields(uow, row.id, fields)
+    row = await order_rows.get_order(uow, row.id) or row
     await replace_shipment(
         uow, row, info, action=TimelineAction.RESHIPPED, actor=Actor.SYSTEM, by=None
     )
@@ -381,17 +381,17 @@ async def _refund(uow: UnitOfWork, row: Order, case: OrderInterception) -> None:
     request_no = refund_request_no(row.id, REFUND_CAUSE)
     if amount > 0 and row.paid_at is not None:
         await payments.request_refund(
-            uow=uow, reference=common.order_reference(uow.cipher, row), amount_fen=amount,
+            uow=uow, reference=order_rows.order_reference(uow.cipher, row), amount_fen=amount,
             reason=f"interception #{case.id}", request_no=request_no,
         )  # fmt: skip
-        await repository.set_order_fields(uow.session, row.id, {"refund_request_no": request_no})
-        common.add_timeline(
+        await order_rows.set_order_fields(uow, row.id, {"refund_request_no": request_no})
+        order_rows.add_timeline(
             uow, row, action=TimelineAction.REFUND_REQUESTED.value, actor=Actor.SYSTEM,
             actor_id=None, note=f"{amount} fen ({request_no}): interception #{case.id}",
         )  # fmt: skip
     if OrderStatus(row.status) is OrderStatus.SHIPPED:
         # The parcel is back with the merchant and the money on its way back: the order ends.
-        await common.change_status(
+        await order_rows.change_status(
             uow, row, OrderAction.RETURN, actor=Actor.SYSTEM, actor_id=None,
             note=f"interception #{case.id}",
             values={"cancelled_at": uow.now(), "cancel_reason": "intercepted and returned"},

@@ -1,25 +1,16 @@
-"""JSON routes of interception after shipping: the buyer (or an agent for them) asks the
-carrier to stop a shipped order's parcel (redirect to a new address, or cancel), and anyone
-who may see the order follows the case step by step."""
+"""Request and response models of the interception JSON routes (``extra="forbid"``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from kuaidan import deps
 from kuaidan.core.fields import RequestBody, Text
-from kuaidan.ordering.domain.interception import (
-    InterceptionCause,
-    InterceptionKind,
+from kuaidan.ordering.interception.domain import (
     InterceptionView,
 )
-from kuaidan.ordering.service import interception
-
-router = APIRouter(tags=["ordering"], dependencies=[deps.CsrfProtected])
 
 
 class _Strict(BaseModel):
@@ -84,39 +75,3 @@ class InterceptionRead(_Strict):
             carrier_message=view.carrier_message, requested_at=view.requested_at,
             updated_at=view.updated_at,
         )  # fmt: skip
-
-
-@router.post(
-    "/orders/{number}/interceptions",
-    status_code=status.HTTP_201_CREATED,
-    summary="Ask the carrier to stop a shipped parcel (redirect or cancel)",
-)
-async def request_interception(
-    uow: deps.Uow, user: deps.CurrentUser, number: str, body: InterceptionCreate
-) -> InterceptionRead:
-    """The order's buyer, or an agent/admin on the buyer's behalf (audited). 409
-    ``interception_not_allowed`` when the order is not shipped, the parcel is delivered or on
-    its way back, or a case or refund is under way; 422 for a bad address; 404 for an order
-    the caller cannot see."""
-    address = None
-    if body.address is not None:
-        address = interception.NewAddress(**body.address.model_dump())
-    view = await interception.request_interception(
-        uow=uow,
-        number=number,
-        by=user,
-        kind=InterceptionKind(body.kind),
-        reason=body.reason,
-        address=address,
-        cause=InterceptionCause(body.cause) if body.cause else None,
-    )
-    return InterceptionRead.of(view)
-
-
-@router.get("/orders/{number}/interceptions", summary="The order's interception cases")
-async def list_interceptions(
-    uow: deps.Uow, user: deps.CurrentUser, number: str
-) -> list[InterceptionRead]:
-    """Newest first, each with its step, fee and who bears it."""
-    views = await interception.list_interceptions(uow=uow, number=number, viewer=user)
-    return [InterceptionRead.of(view) for view in views]

@@ -23,9 +23,8 @@ from kuaidan.core.errors import DomainError, InvalidInput, NotFound
 from kuaidan.core.outbox import publish
 from kuaidan.inventory import service as inventory
 from kuaidan.merchants import service as merchants
-from kuaidan.ordering import repository
-from kuaidan.ordering.domain import Actor, OrderStatus, check_request_id, stock_holder
-from kuaidan.ordering.domain.changes import (
+from kuaidan.ordering.changes import repository
+from kuaidan.ordering.changes.domain import (
     OPEN_STATUSES,
     ChangeInfo,
     ChangeKind,
@@ -43,11 +42,13 @@ from kuaidan.ordering.domain.changes import (
     needs_approval,
     needs_extra_payment,
 )
-from kuaidan.ordering.events import OrderChanged
-from kuaidan.ordering.models import Order, OrderChange, OrderLine
-from kuaidan.ordering.service import _common as common
+from kuaidan.ordering.changes.events import OrderChanged
+from kuaidan.ordering.changes.models import OrderChange
+from kuaidan.ordering.domain import Actor, OrderStatus, check_request_id, stock_holder
+from kuaidan.ordering.service import order_rows
 from kuaidan.ordering.service.carts import is_orderable
 from kuaidan.ordering.service.live import announce
+from kuaidan.ordering.service.order_rows import Order, OrderLine
 from kuaidan.ordering.service.orders import require_merchant
 from kuaidan.payments import service as payments
 from kuaidan.security import service as security
@@ -116,7 +117,7 @@ async def change_address(
                 "choose one of the buyer's delivery addresses", details={"field": "address_id"}
             ) from None
         before = {key: getattr(row, key) for key in ADDRESS_KEYS}
-        after = common.address_snapshot(uow.cipher, address)
+        after = order_rows.address_snapshot(uow.cipher, address)
         # Delivery is free to buyers (shipping_fen 0): a new address costs nothing more.
         same = Difference(row.total_fen, row.total_fen)
         return _Plan(ChangeKind.ADDRESS, None, before, after, same)
@@ -143,7 +144,7 @@ async def change_line(
     kind = ChangeKind.SWAP if new_sku_id is not None else ChangeKind.QUANTITY
 
     async def plan(row: Order) -> _Plan:
-        lines = (await repository.lines_of(uow.session, [row.id]))[row.id]
+        lines = (await order_rows.lines_of(uow, [row.id]))[row.id]
         line = next((x for x in lines if x.sku_id == sku_id), None)
         if line is None:
             raise InvalidInput("the order has no such item", details={"field": "sku_id"})
@@ -207,8 +208,8 @@ async def _submit(
     otherwise the change is applied at once, or waits for the merchant after packing began."""
     actor, request_id = _requester(by), check_request_id(request_id)
     async with uow.atomic():
-        found = await common.visible_order(uow, number, by)
-        row = await repository.lock_order(uow.session, found.id)
+        found = await order_rows.visible_order(uow, number, by)
+        row = await order_rows.lock_order(uow, found.id)
         assert row is not None
         earlier = await repository.change_by_request(uow.session, row.id, request_id)
         if earlier is not None:
@@ -249,8 +250,8 @@ async def apply_change(
         values = {key: change.after[key] for key in ADDRESS_KEYS}
     else:
         values = await _apply_line(uow, row, change)
-    changed = await repository.change_order(
-        uow.session, order_id=row.id, status=row.status, version=row.version, values=values
+    changed = await order_rows.change_order(
+        uow, order_id=row.id, status=row.status, version=row.version, values=values
     )
     if not changed:
         raise ChangeNotAllowed("the order changed meanwhile; reload it and try again")
@@ -259,8 +260,8 @@ async def apply_change(
     if refund_fen and row.status == OrderStatus.PAID.value:
         request_no = change_refund_no(change.id)
         await payments.request_refund(
-            uow=uow, reference=common.order_reference(uow.cipher, row), amount_fen=refund_fen,
-            reason=f"order {common.number_of(uow.cipher, row)} changed", request_no=request_no,
+            uow=uow, reference=order_rows.order_reference(uow.cipher, row), amount_fen=refund_fen,
+            reason=f"order {order_rows.number_of(uow.cipher, row)} changed", request_no=request_no,
         )  # fmt: skip
         settled["refund_request_no"] = request_no
     await repository.set_change(uow.session, change.id, settled)
@@ -284,7 +285,7 @@ async def _await_payment(
             uow=uow, holder=change_stock_holder(change.id), items={new_sku: extra},
             buyer_id=row.buyer_id,
         )  # fmt: skip
-    number = common.number_of(uow.cipher, row)
+    number = order_rows.number_of(uow.cipher, row)
     reference = change_payment_reference(change.id, secrets.token_hex(8))
     started = await payments.start_payment(
         uow=uow, reference=reference, amount_fen=change.difference_fen, currency=row.currency,
@@ -305,7 +306,7 @@ async def _await_payment(
 
 async def _apply_line(uow: UnitOfWork, row: Order, change: OrderChange) -> dict[str, Any]:
     assert change.line_id is not None
-    lines = (await repository.lines_of(uow.session, [row.id]))[row.id]
+    lines = (await order_rows.lines_of(uow, [row.id]))[row.id]
     line = next((x for x in lines if x.id == change.line_id), None)
     before = change.before
     if line is None or (line.sku_id, line.quantity) != (before["sku_id"], before["quantity"]):
@@ -319,13 +320,12 @@ async def _apply_line(uow: UnitOfWork, row: Order, change: OrderChange) -> dict[
     await inventory.reserve(uow=uow, holder=holder, items=wanted, buyer_id=row.buyer_id)
     unit, quantity = int(after["unit_price_fen"]), int(after["quantity"])
     items = row.items_fen - line.total_fen + unit * quantity
-    await repository.set_line(
-        uow.session, line.id,
+    await order_rows.set_line(uow, line.id,
         {"sku_id": int(after["sku_id"]), "sku_label": str(after["label"])[:200],
          "attributes": dict(after.get("attributes", line.attributes)), "quantity": quantity,
          "unit_price_fen": unit, "total_fen": unit * quantity},
     )  # fmt: skip
-    await common.refresh_products(uow, {line.product_id})
+    await order_rows.refresh_products(uow, {line.product_id})
     return {"items_fen": items, "total_fen": items + row.shipping_fen}
 
 
@@ -356,9 +356,9 @@ async def note_change(
     on_behalf = " (on the buyer's behalf)" if change.requested_by_role == Actor.AGENT.value else ""
     difference = f"; {change.difference_fen:+d} fen" if change.difference_fen else ""
     note = f"{change.kind} #{change.id}: {_summary(uow, change)}{difference}{on_behalf}"
-    common.add_timeline(uow, row, action=action, actor=actor, actor_id=actor_id, note=note)
+    order_rows.add_timeline(uow, row, action=action, actor=actor, actor_id=actor_id, note=note)
     event = OrderChanged(
-        order_id=row.id, number=common.number_of(uow.cipher, row), buyer_id=row.buyer_id,
+        order_id=row.id, number=order_rows.number_of(uow.cipher, row), buyer_id=row.buyer_id,
         merchant_id=row.merchant_id, change_id=change.id, kind=change.kind,
         status=change.status, requested_by_role=change.requested_by_role,
         difference_fen=change.difference_fen, total_fen=row.total_fen,
@@ -387,7 +387,7 @@ async def _audit(
 def _info(uow: UnitOfWork, row: Order, change: OrderChange) -> ChangeInfo:
     return ChangeInfo(
         id=change.id,
-        order_number=common.number_of(uow.cipher, row),
+        order_number=order_rows.number_of(uow.cipher, row),
         kind=ChangeKind(change.kind),
         status=ChangeStatus(change.status),
         summary=_summary(uow, change),
@@ -406,7 +406,7 @@ def _info(uow: UnitOfWork, row: Order, change: OrderChange) -> ChangeInfo:
 
 async def list_changes(*, uow: UnitOfWork, number: str, by: UserInfo) -> list[ChangeInfo]:
     """The order's changes, oldest first (buyer, its shop, agents and admins)."""
-    row = await common.visible_order(uow, number, by)
+    row = await order_rows.visible_order(uow, number, by)
     return [_info(uow, row, c) for c in await repository.changes_of(uow.session, row.id)]
 
 
@@ -417,15 +417,15 @@ async def start_packing(*, uow: UnitOfWork, number: str, by: UserInfo) -> None:
     """The merchant started packing a paid order: changes now wait for the merchant's word."""
     merchant_id = require_merchant(by)
     async with uow.atomic():
-        found = await common.visible_order(uow, number, by)
-        row = await repository.lock_order(uow.session, found.id)
+        found = await order_rows.visible_order(uow, number, by)
+        row = await order_rows.lock_order(uow, found.id)
         assert row is not None and row.merchant_id == merchant_id
         if row.status != OrderStatus.PAID.value:
             raise ChangeNotAllowed(f"an order that is {row.status} cannot start packing")
         if row.packing_started_at is not None:
             return
-        await repository.set_order_fields(uow.session, row.id, {"packing_started_at": uow.now()})
-        common.add_timeline(
+        await order_rows.set_order_fields(uow, row.id, {"packing_started_at": uow.now()})
+        order_rows.add_timeline(
             uow, row, action="packing_started", actor=Actor.MERCHANT, actor_id=by.id
         )
 
@@ -437,8 +437,8 @@ async def decide_change(
     a pending change. Deciding a change that is no longer pending is a 409."""
     require_merchant(by)
     async with uow.atomic():
-        found = await common.visible_order(uow, number, by)
-        row = await repository.lock_order(uow.session, found.id)
+        found = await order_rows.visible_order(uow, number, by)
+        row = await order_rows.lock_order(uow, found.id)
         change = await repository.get_change(uow.session, change_id)
         if row is None or change is None or change.order_id != row.id:
             raise NotFound("no such change")
@@ -491,7 +491,7 @@ async def auto_approve_changes(*, uow: UnitOfWork, wait: timedelta, limit: int =
     done = 0
     for change_id, order_id in due:
         async with uow.atomic():
-            row = await repository.lock_order(uow.session, order_id)
+            row = await order_rows.lock_order(uow, order_id)
             change = await repository.get_change(uow.session, change_id)
             if row is None or change is None:
                 continue
@@ -510,7 +510,7 @@ async def change_to_new_address(
     _requester(by)
     request_id = check_request_id(request_id)
     async with uow.atomic():
-        row = await common.visible_order(uow, number, by)
+        row = await order_rows.visible_order(uow, number, by)
         earlier = await repository.change_by_request(uow.session, row.id, request_id)
         if earlier is not None:
             return _info(uow, row, earlier)

@@ -1,4 +1,5 @@
-"""Shared parts of the ordering pages: the router, the cart cookie, error pages, parsing."""
+"""What every ordering page shares, the sub-areas' pages too: the router, the cart cookie, error
+pages, rendering with the header's cart count, parsing of form fields."""
 
 from __future__ import annotations
 
@@ -138,11 +139,17 @@ async def merge_guest_cart_on_login(
     request.state.cart_cookie = ""
 
 
-router = APIRouter(
-    include_in_schema=False,
-    route_class=PageRoute,
-    dependencies=[Depends(merge_guest_cart_on_login)],
-)
+def page_router() -> APIRouter:
+    """A router of ordering pages: friendly error pages, the cart cookie, a guest cart merged
+    on the first page after logging in. The core's pages and each sub-area's have one."""
+    return APIRouter(
+        include_in_schema=False,
+        route_class=PageRoute,
+        dependencies=[Depends(merge_guest_cart_on_login)],
+    )
+
+
+router = page_router()
 
 
 async def _buyer(user: deps.CurrentUser) -> UserInfo:
