@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import importlib.util
 import logging
 import logging.config
 import sys
@@ -105,6 +106,13 @@ def demo(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --reset.")] = False,
 ) -> None:
     """Run a ready-made marketplace on SQLite: migrate, seed once, print logins, serve HTTPS."""
+    if importlib.util.find_spec("PIL") is None:
+        console.print(
+            "[red]error:[/red] the demo draws its product pictures with Pillow, which is not "
+            "installed: pip install 'kuaidan\\[demo]' (make demo does)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     from kuaidan.core.errors import DomainError
     from kuaidan.demo import console as demo_console
     from kuaidan.server import serve as run_server

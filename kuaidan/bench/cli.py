@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,19 @@ bench_app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console(width=160)
+
+
+@bench_app.callback()
+def _needs_psutil() -> None:
+    """Every scenario reads the server's and the database's CPU time through psutil."""
+    if importlib.util.find_spec("psutil") is None:
+        console.print(
+            "[red]error:[/red] the benchmarks read CPU time with psutil, which is not "
+            "installed: pip install 'kuaidan\\[bench]' (make env does)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+
 
 DatabaseUrl = Annotated[
     str | None, typer.Option(help="Database to use (default KUAIDAN_DATABASE_URL / SQLite).")
