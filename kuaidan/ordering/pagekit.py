@@ -164,8 +164,36 @@ async def _merchant(user: deps.CurrentUser) -> UserInfo:
     return user
 
 
+PLATFORM = (Role.AGENT, Role.ADMIN)
+
+
+async def _platform(user: deps.CurrentUser) -> UserInfo:
+    if user.role not in PLATFORM:
+        raise Forbidden("此页面仅限客服 This page is for agents")
+    return user
+
+
+async def _asker(request: Request, user: deps.CurrentUser) -> UserInfo:
+    """Who asks on an order's behalf, by the path: an agent or admin (for the buyer) on
+    ``/agent/…``, the buyer everywhere else."""
+    if request.url.path.startswith("/agent/"):
+        return await _platform(user)
+    return await _buyer(user)
+
+
+async def _viewer(request: Request, user: deps.CurrentUser) -> UserInfo:
+    """Who sees an order's page, by the path: the shop's staff on ``/merchant/…``, otherwise
+    the asker (the buyer, or an agent on ``/agent/…``)."""
+    if request.url.path.startswith("/merchant/"):
+        return await _merchant(user)
+    return await _asker(request, user)
+
+
 BuyerPage = Annotated[UserInfo, Depends(_buyer)]
 MerchantPage = Annotated[UserInfo, Depends(_merchant)]
+PlatformPage = Annotated[UserInfo, Depends(_platform)]
+AskerPage = Annotated[UserInfo, Depends(_asker)]
+ViewerPage = Annotated[UserInfo, Depends(_viewer)]
 
 
 def cart_owner(request: Request, user: UserInfo | None) -> CartOwner | None:

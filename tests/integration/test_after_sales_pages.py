@@ -129,6 +129,33 @@ async def test_only_the_buyer_the_shop_and_agents_open_the_pages(
         assert (await client.get(f"/orders/{number}/after-sales")).status_code == 403
 
 
+@pytest.mark.parametrize("case_page", ["after-sales", "changes", "interception"])
+async def test_each_case_page_admits_by_its_path(
+    server: LiveServer,
+    api: httpx.AsyncClient,
+    market: Market,
+    staff: Staff,
+    pay_sandbox: PaySandbox,
+    carrier_sandbox: CarrierSandbox,
+    case_page: str,
+) -> None:
+    """One rule for every after-order page: ``/orders/…`` is the buyer's, ``/agent/…`` an
+    agent's or admin's, ``/merchant/…`` the shop's staff's; another shop's order is 404."""
+    number, email = await delivered_order(server, api, market, staff, pay_sandbox)
+    buyer_path, agent_path = f"/orders/{number}/{case_page}", f"/agent/orders/{number}/{case_page}"
+    merchant_path = f"/merchant/orders/{number}/{case_page}"
+    expected = {
+        email: {buyer_path: 200, agent_path: 403, merchant_path: 403},
+        staff.seller: {buyer_path: 403, agent_path: 403, merchant_path: 200},
+        staff.other_seller: {merchant_path: 404},
+        staff.agent: {buyer_path: 403, agent_path: 200, merchant_path: 403},
+    }
+    for who, answers in expected.items():
+        async with signed_in(server, who) as client:
+            for path, status in answers.items():
+                assert (await client.get(path)).status_code == status, (who, path)
+
+
 async def test_a_delivered_order_offers_no_interception(
     server: LiveServer,
     api: httpx.AsyncClient,

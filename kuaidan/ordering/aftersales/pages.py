@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from kuaidan import deps
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.errors import DomainError, Forbidden, InvalidInput
+from kuaidan.core.errors import DomainError, InvalidInput
 from kuaidan.core.fields import Id
 from kuaidan.ordering import service
 from kuaidan.ordering.aftersales import service as aftersales
@@ -33,8 +33,12 @@ from kuaidan.ordering.aftersales.domain import (
 from kuaidan.ordering.aftersales.domain import Actor as CaseActor
 from kuaidan.ordering.pagekit import (
     MAX_ID,
+    PLATFORM,
+    AskerPage,
     FormText,
     MerchantPage,
+    PlatformPage,
+    ViewerPage,
     form_page,
     order_path,
     page,
@@ -46,7 +50,6 @@ from kuaidan.ordering.pagekit import (
 
 router = page_router()
 
-PLATFORM = (Role.AGENT, Role.ADMIN)
 DONE = {
     "asked": "已提交售后申请 Request sent: follow it below",
     "withdrawn": "已撤销申请 Request withdrawn",
@@ -57,26 +60,6 @@ DONE = {
     "received": "已确认收到退货 Goods received",
     "ruled": "已裁决 Ruling recorded",
 }
-
-
-async def _asker(request: Request, user: deps.CurrentUser) -> UserInfo:
-    """The buyer on ``/orders/…``; an agent or admin (for the buyer) on ``/agent/…``."""
-    if request.url.path.startswith("/agent/"):
-        if user.role not in PLATFORM:
-            raise Forbidden("此页面仅限客服 This page is for agents")
-    elif user.role is not Role.BUYER:
-        raise Forbidden("此页面仅限买家 This page is for buyers")
-    return user
-
-
-async def _platform(user: deps.CurrentUser) -> UserInfo:
-    if user.role not in PLATFORM:
-        raise Forbidden("此页面仅限客服 This page is for agents")
-    return user
-
-
-AskerPage = Annotated[UserInfo, Depends(_asker)]
-PlatformPage = Annotated[UserInfo, Depends(_platform)]
 
 
 def _base(user: UserInfo, number: str) -> str:
@@ -166,27 +149,17 @@ async def _act(
 
 @router.get("/orders/{number}/after-sales")
 @router.get("/agent/orders/{number}/after-sales")
+@router.get("/merchant/orders/{number}/after-sales")
 async def after_sales_page(
     request: Request,
     uow: deps.Uow,
-    user: AskerPage,
+    user: ViewerPage,
     number: str,
     msg: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    """The buyer (or an agent): the order's cases, the steps open to them, the form to ask."""
+    """The order's cases and the steps open to the viewer: the buyer (or an agent) may ask,
+    the shop's staff answer."""
     return await _page(request, uow, user, number, notice=DONE.get(msg))
-
-
-@router.get("/merchant/orders/{number}/after-sales")
-async def merchant_after_sales_page(
-    request: Request,
-    uow: deps.Uow,
-    staff: MerchantPage,
-    number: str,
-    msg: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
-    """Merchant staff: the cases of one of the shop's orders, with the answers to give."""
-    return await _page(request, uow, staff, number, notice=DONE.get(msg))
 
 
 async def _queue(request: Request, uow: UnitOfWork, user: UserInfo) -> Response:

@@ -28,6 +28,7 @@ from kuaidan.ordering.pagekit import (
     BuyerPage,
     FormText,
     MerchantPage,
+    ViewerPage,
     message_of,
     page,
     page_of,
@@ -128,27 +129,16 @@ async def _order_page(
 
 
 @router.get("/orders/{number}")
-async def my_order(
-    request: Request,
-    uow: deps.Uow,
-    buyer: BuyerPage,
-    number: str,
-    msg: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
-    """Buyers: one of their orders (anyone else's is 404)."""
-    return await _order_page(request, uow, buyer, number, notice=NOTICES.get(msg))
-
-
 @router.get("/merchant/orders/{number}")
-async def merchant_order(
+async def order_page(
     request: Request,
     uow: deps.Uow,
-    staff: MerchantPage,
+    user: ViewerPage,
     number: str,
     msg: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    """Merchant staff: one of their shop's orders (another shop's is 404)."""
-    return await _order_page(request, uow, staff, number, notice=NOTICES.get(msg))
+    """One order: the buyer's own, or one of the shop's for its staff (any other is 404)."""
+    return await _order_page(request, uow, user, number, notice=NOTICES.get(msg))
 
 
 async def _act(
