@@ -8,8 +8,8 @@ import importlib.util
 import logging
 import logging.config
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from kuaidan.accounts.domain import Role
 from kuaidan.bench.cli import bench_app
 from kuaidan.config import Settings, load_settings
 from kuaidan.core.logs import logging_config
+
+if TYPE_CHECKING:
+    from kuaidan.core.db import UnitOfWork
 
 T = TypeVar("T")
 
@@ -50,6 +53,23 @@ def _settings() -> Settings:
 
 def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(factory(_settings()))
+
+
+def _in_uow(work: Callable[[UnitOfWork], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run ``work`` in one unit of work on the configured database, then close it all."""
+
+    async def run(settings: Settings) -> T:
+        from kuaidan.bootstrap import build_container
+
+        container = build_container(settings)
+        uow = container.unit_of_work()
+        try:
+            return await work(uow)
+        finally:
+            await uow.close()
+            await container.aclose()
+
+    return asyncio.run(run(settings or _settings()))
 
 
 async def _upgrade(settings: Settings) -> str | None:
@@ -189,23 +209,6 @@ def sandbox_alipay(
     run_gateway(settings, port=port)
 
 
-async def _reconcile(settings: Settings, hours: int) -> Any:
-    from datetime import timedelta
-
-    from kuaidan.bootstrap import build_container
-    from kuaidan.payments import service
-
-    container = build_container(settings)
-    uow = container.unit_of_work()
-    try:
-        return await service.reconcile_payments(
-            uow=uow, window=timedelta(hours=hours), trigger="cli"
-        )
-    finally:
-        await uow.close()
-        await container.aclose()
-
-
 @payments_app.command("reconcile")
 def payments_reconcile(
     hours: Annotated[
@@ -214,8 +217,15 @@ def payments_reconcile(
     ] = None,
 ) -> None:
     """Compare recent payments and refunds with the provider's records; report discrepancies."""
+    from datetime import timedelta
+
+    from kuaidan.payments import service
+
     settings = _settings()
-    report = asyncio.run(_reconcile(settings, hours or settings.pay_reconcile_window_hours))
+    window = timedelta(hours=hours or settings.pay_reconcile_window_hours)
+    report = _in_uow(
+        lambda uow: service.reconcile_payments(uow=uow, window=window, trigger="cli"), settings
+    )
     console.print(
         f"run {report.run_id}: {report.payments_checked} payments checked,"
         f" {report.new_findings} new findings, {report.errors} errors",
@@ -284,18 +294,10 @@ def outbox_status() -> None:
     """Events waiting, deliveries pending, and dead letters."""
     from kuaidan.core import outbox
 
-    async def status(settings: Settings) -> tuple[dict[str, int], list[outbox.DeadLetter]]:
-        from kuaidan.bootstrap import build_container
+    async def status(uow: UnitOfWork) -> tuple[dict[str, int], list[outbox.DeadLetter]]:
+        return await outbox.backlog(uow), await outbox.dead_letters(uow, limit=20)
 
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            return await outbox.backlog(uow), await outbox.dead_letters(uow, limit=20)
-        finally:
-            await uow.close()
-            await container.aclose()
-
-    counts, dead = _run(status)
+    counts, dead = _in_uow(status)
     console.print(counts)
     for letter in dead:
         console.print(
@@ -313,18 +315,10 @@ def outbox_retry(
     """Put dead deliveries back in the queue."""
     from kuaidan.core import outbox
 
-    async def retry(settings: Settings) -> int:
-        from kuaidan.bootstrap import build_container
+    async def retry(uow: UnitOfWork) -> int:
+        return await outbox.retry_dead(uow, delivery_id=delivery)
 
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            return await outbox.retry_dead(uow, delivery_id=delivery)
-        finally:
-            await uow.close()
-            await container.aclose()
-
-    console.print(f"re-queued {_run(retry)} delivery(ies)")
+    console.print(f"re-queued {_in_uow(retry)} delivery(ies)")
 
 
 @logistics_app.command("inbox")
@@ -332,18 +326,10 @@ def logistics_inbox() -> None:
     """Tracking pushes by status (pending, applied, orphan, dead) and the dead ones' errors."""
     from kuaidan.logistics import service as logistics
 
-    async def status(settings: Settings) -> Any:
-        from kuaidan.bootstrap import build_container
+    async def status(uow: UnitOfWork) -> Any:
+        return await logistics.inbox_status(uow=uow, limit=20)
 
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            return await logistics.inbox_status(uow=uow, limit=20)
-        finally:
-            await uow.close()
-            await container.aclose()
-
-    found = _run(status)
+    found = _in_uow(status)
     console.print(found.counts)
     for push in found.dead:
         console.print(
@@ -362,18 +348,10 @@ def logistics_inbox_retry(
     """Put dead tracking pushes back in the queue of the apply job."""
     from kuaidan.logistics import service as logistics
 
-    async def retry(settings: Settings) -> int:
-        from kuaidan.bootstrap import build_container
+    async def retry(uow: UnitOfWork) -> int:
+        return await logistics.retry_dead_pushes(uow=uow, push_id=push)
 
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            return await logistics.retry_dead_pushes(uow=uow, push_id=push)
-        finally:
-            await uow.close()
-            await container.aclose()
-
-    console.print(f"re-queued {_run(retry)} push(es)")
+    console.print(f"re-queued {_in_uow(retry)} push(es)")
 
 
 @users_app.command("create")
@@ -392,31 +370,24 @@ def users_create(
 ) -> None:
     """Create an account with a role (staff accounts are created only this way)."""
     from kuaidan.accounts import service as accounts
-    from kuaidan.bootstrap import build_container
     from kuaidan.core.errors import DomainError
 
     secret = password or getpass.getpass("Password: ")
 
-    async def create(settings: Settings) -> int:
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            user = await accounts.create_user(
-                uow=uow,
-                email=email,
-                password=secret,
-                role=role,
-                display_name=name or email.split("@")[0],
-                phone=phone,
-                merchant_id=merchant_id,
-            )
-            return user.id
-        finally:
-            await uow.close()
-            await container.aclose()
+    async def create(uow: UnitOfWork) -> int:
+        user = await accounts.create_user(
+            uow=uow,
+            email=email,
+            password=secret,
+            role=role,
+            display_name=name or email.split("@")[0],
+            phone=phone,
+            merchant_id=merchant_id,
+        )
+        return user.id
 
     try:
-        user_id = _run(create)
+        user_id = _in_uow(create)
     except DomainError as exc:
         console.print(f"[red]error:[/red] {exc.message}", highlight=False)
         raise typer.Exit(1) from None
@@ -431,19 +402,12 @@ def users_list(
     """List accounts: id, e-mail, role, display name, merchant, last log-in."""
     from kuaidan.accounts import service as accounts
     from kuaidan.accounts.domain import UserSummary
-    from kuaidan.bootstrap import build_container
     from kuaidan.core.pagination import PageOf, PageRequest
 
-    async def fetch(settings: Settings) -> PageOf[UserSummary]:
-        container = build_container(settings)
-        uow = container.unit_of_work()
-        try:
-            return await accounts.list_users(uow=uow, page=PageRequest(page, 100), role=role)
-        finally:
-            await uow.close()
-            await container.aclose()
+    async def fetch(uow: UnitOfWork) -> PageOf[UserSummary]:
+        return await accounts.list_users(uow=uow, page=PageRequest(page, 100), role=role)
 
-    result = _run(fetch)
+    result = _in_uow(fetch)
     for user in result.items:
         merchant = f" merchant={user.merchant_id}" if user.merchant_id is not None else ""
         last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
