@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from kuaidan.accounts.domain import Role
-from kuaidan.core.fields import RequestBody, Text
+from kuaidan.core.fields import RequestBody, ResponseBody, Text
 from kuaidan.core.pagination import PageMeta
 
 # Generous outer bounds; the domain rules give the precise, friendlier messages.
@@ -17,10 +17,6 @@ Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
 class _Request(RequestBody):
     model_config = ConfigDict(extra="forbid", str_max_length=1024)
-
-
-class _Response(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class RegisterRequest(_Request):
@@ -72,7 +68,7 @@ class AddressUpdate(_Request):
     is_default: bool | None = None
 
 
-class UserRead(_Response):
+class UserRead(ResponseBody):
     id: int
     email: str
     role: Role
@@ -87,7 +83,7 @@ class ProfileRead(UserRead):
     last_login_at: datetime | None
 
 
-class TokenRead(_Response):
+class TokenRead(ResponseBody):
     id: int
     name: str
     prefix: str = Field(description="The token's first characters, to recognise it by")
@@ -101,7 +97,7 @@ class TokenIssued(TokenRead):
     token: str = Field(description="The bearer token; shown this once and never again")
 
 
-class AddressRead(_Response):
+class AddressRead(ResponseBody):
     id: int
     recipient: str
     phone: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from kuaidan.catalog.domain import (
     MAX_NO_REASON_RETURN_DAYS,
@@ -18,14 +18,9 @@ from kuaidan.catalog.domain import (
     Sort,
     Variant,
 )
-from kuaidan.core.fields import Fen, RequestBody
+from kuaidan.core.fields import Fen, RequestBody, ResponseBody
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageOf
 from kuaidan.merchants.domain import MerchantInfo
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 # --- requests ---------------------------------------------------------------------------
 
@@ -33,7 +28,7 @@ class Strict(BaseModel):
 MAX_PAGE = 10_000  # deeper offsets cost the database more than any buyer needs
 
 
-class PageParams(Strict):
+class PageParams(ResponseBody):
     page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
     page_size: int = Field(24, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
 
@@ -68,7 +63,7 @@ class ReturnWindowPut(RequestBody):
 # --- responses --------------------------------------------------------------------------
 
 
-class ListMeta(Strict):
+class ListMeta(ResponseBody):
     page: int
     page_size: int
     total: int
@@ -79,7 +74,7 @@ class ListMeta(Strict):
         return cls(page=page.page, page_size=page.size, total=page.total, pages=page.pages)
 
 
-class CategoryRead(Strict):
+class CategoryRead(ResponseBody):
     id: int
     slug: str
     name: str
@@ -103,7 +98,7 @@ class CategoryRead(Strict):
         )
 
 
-class MerchantRead(Strict):
+class MerchantRead(ResponseBody):
     id: int
     slug: str
     name: str
@@ -123,12 +118,12 @@ class MerchantRead(Strict):
         )
 
 
-class MerchantPage(Strict):
+class MerchantPage(ResponseBody):
     items: list[MerchantRead]
     meta: ListMeta
 
 
-class ProductCard(Strict):
+class ProductCard(ResponseBody):
     id: int
     title: str
     merchant_id: int
@@ -158,12 +153,12 @@ class ProductCard(Strict):
         )
 
 
-class ProductPage(Strict):
+class ProductPage(ResponseBody):
     items: list[ProductCard]
     meta: ListMeta
 
 
-class SkuRead(Strict):
+class SkuRead(ResponseBody):
     id: int
     code: str
     attributes: dict[str, str]
@@ -185,13 +180,13 @@ class SkuRead(Strict):
         )
 
 
-class VariantAxisRead(Strict):
+class VariantAxisRead(ResponseBody):
     name: str
     label: str
     values: list[str]
 
 
-class VariantRead(Strict):
+class VariantRead(ResponseBody):
     sku_id: int
     values: list[str] = Field(description="One value per axis, in the axes' order.")
     price_fen: int
@@ -209,7 +204,7 @@ class VariantRead(Strict):
         )
 
 
-class ProductRead(Strict):
+class ProductRead(ResponseBody):
     id: int
     title: str
     description: str

@@ -110,3 +110,11 @@ class RequestBody(BaseModel):
     def _no_control_characters(cls, value: Any) -> Any:
         _refuse_controls_in(value)
         return value
+
+
+class ResponseBody(BaseModel):
+    """The base of every JSON answer: a field it does not declare is a bug that fails where the
+    answer is built, never a key the client sees; ``model_validate(row, from_attributes=True)``
+    reads a read model or row whose attributes carry the fields' names."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)

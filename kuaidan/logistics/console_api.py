@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from kuaidan import deps
 from kuaidan.core.fields import Fen, MultilineText, RequestBody
@@ -69,22 +69,16 @@ class CaseRead(BaseModel):
 
 
 class CaseResolve(RequestBody):
-    model_config = ConfigDict(extra="forbid")
-
     resolution: Resolution
     claim_fen: Fen = Field(default=0, strict=True)
     note: MultilineText = Field(default="", max_length=500)
 
 
 class CaseNote(RequestBody):
-    model_config = ConfigDict(extra="forbid")
-
     note: MultilineText = Field(min_length=1, max_length=500)
 
 
 class CarrierStatusChange(RequestBody):
-    model_config = ConfigDict(extra="forbid")
-
     status: CarrierStatus
     reason: MultilineText = Field(min_length=1, max_length=500)
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from kuaidan.core.fields import RequestBody, Text
 from kuaidan.merchants.domain import WebhookEndpointInfo
 
 
 class WebhookCreate(RequestBody):
-    model_config = ConfigDict(extra="forbid")
-
     url: Text = Field(min_length=8, max_length=500, examples=["https://shop.example.com/hooks"])
     topics: list[Text] = Field(min_length=1, max_length=10, examples=[["order.paid"]])
 

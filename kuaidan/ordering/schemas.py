@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from kuaidan.catalog.domain import media_url
-from kuaidan.core.fields import Fen, Id, MultilineText, Quantity, RequestBody, Text
+from kuaidan.core.fields import Fen, Id, MultilineText, Quantity, RequestBody, ResponseBody, Text
 from kuaidan.core.pagination import MAX_PAGE_SIZE, PageMeta, PageOf
 from kuaidan.logistics.domain import ExceptionCaseInfo, ShipmentInfo
 from kuaidan.merchants.domain import ReturnAddress, ShippingSettings
@@ -33,10 +33,6 @@ from kuaidan.ordering.readmodels import (
 )
 
 MAX_PAGE = 10_000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _image_url(path: str | None) -> str | None:
@@ -143,7 +139,7 @@ class RatingCreate(RequestBody):
 # --- responses: cart ------------------------------------------------------------------------
 
 
-class CartLineRead(Strict):
+class CartLineRead(ResponseBody):
     sku_id: int
     product_id: int | None
     title: str
@@ -181,7 +177,7 @@ class CartLineRead(Strict):
         )
 
 
-class CartGroupRead(Strict):
+class CartGroupRead(ResponseBody):
     merchant_id: int | None
     merchant_name: str
     items_fen: int
@@ -198,7 +194,7 @@ class CartGroupRead(Strict):
         )
 
 
-class CartRead(Strict):
+class CartRead(ResponseBody):
     groups: list[CartGroupRead]
     quantity: int
     total_fen: int
@@ -219,7 +215,7 @@ class CartRead(Strict):
 # --- responses: orders and checkouts --------------------------------------------------------
 
 
-class OrderSummaryRead(Strict):
+class OrderSummaryRead(ResponseBody):
     number: str
     checkout_reference: str
     merchant_id: int
@@ -251,7 +247,7 @@ class OrderSummaryRead(Strict):
         )
 
 
-class AddressRead(Strict):
+class AddressRead(ResponseBody):
     recipient: str
     phone: str
     province: str
@@ -273,7 +269,7 @@ class AddressRead(Strict):
         )
 
 
-class OrderLineRead(Strict):
+class OrderLineRead(ResponseBody):
     sku_id: int
     product_id: int
     title: str
@@ -299,7 +295,7 @@ class OrderLineRead(Strict):
         )
 
 
-class TimelineRead(Strict):
+class TimelineRead(ResponseBody):
     at: datetime
     actor: str
     action: str
@@ -364,7 +360,7 @@ class OrderRead(OrderSummaryRead):
         )
 
 
-class CheckoutRead(Strict):
+class CheckoutRead(ResponseBody):
     reference: str
     items_fen: int
     shipping_fen: int
@@ -390,7 +386,7 @@ class CheckoutRead(Strict):
         )
 
 
-class CheckoutResultRead(Strict):
+class CheckoutResultRead(ResponseBody):
     checkout: CheckoutRead
     orders: list[OrderRead]
 
@@ -402,7 +398,7 @@ class CheckoutResultRead(Strict):
         )
 
 
-class OrderPage(Strict):
+class OrderPage(ResponseBody):
     items: list[OrderSummaryRead]
     meta: PageMeta
 
@@ -417,7 +413,7 @@ class OrderPage(Strict):
 # --- shipping and tracking ------------------------------------------------------------------
 
 
-class CarrierOptionRead(Strict):
+class CarrierOptionRead(ResponseBody):
     code: str
     name: str
     status: str
@@ -450,7 +446,7 @@ class CarrierOptionRead(Strict):
         )
 
 
-class ShippingSettingsRead(Strict):
+class ShippingSettingsRead(ResponseBody):
     province: str | None
     city: str | None
     auto_book_carrier: bool
@@ -464,7 +460,7 @@ class ShippingSettingsRead(Strict):
         )
 
 
-class ReturnAddressRead(Strict):
+class ReturnAddressRead(ResponseBody):
     recipient: str
     phone: str
     province: str
@@ -484,14 +480,14 @@ class ReturnAddressRead(Strict):
         )
 
 
-class ScanRead(Strict):
+class ScanRead(ResponseBody):
     at: datetime
     context: str
     location: str
     status: str | None
 
 
-class ShipmentRead(Strict):
+class ShipmentRead(ResponseBody):
     reference: str
     carrier_code: str
     carrier_name: str
@@ -529,7 +525,7 @@ class ShipmentRead(Strict):
         )
 
 
-class CaseRead(Strict):
+class CaseRead(ResponseBody):
     case_id: int
     shipment_reference: str
     kind: str
@@ -551,7 +547,7 @@ class CaseRead(Strict):
         )
 
 
-class TrackingRead(Strict):
+class TrackingRead(ResponseBody):
     mark: str = Field(description="Changes whenever anything here does.")
     shipment: ShipmentRead | None
     earlier: list[ShipmentRead]

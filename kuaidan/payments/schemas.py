@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from kuaidan.core.fields import RequestBody
+from kuaidan.core.fields import RequestBody, ResponseBody
 from kuaidan.payments.domain import PaymentStatus
 
 
-class PaymentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PaymentRead(ResponseBody):
     reference: str
     provider: str
     amount_fen: int
@@ -26,8 +24,6 @@ class PaymentRead(BaseModel):
 
 
 class VerifyRequest(RequestBody):
-    model_config = ConfigDict(extra="forbid")
-
     code: str = Field(pattern=r"^[0-9]{6}$", description="The six-digit code sent to the buyer.")
 
 

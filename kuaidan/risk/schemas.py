@@ -5,25 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from kuaidan.core.fields import MultilineText, RequestBody, Text
+from kuaidan.core.fields import MultilineText, RequestBody, ResponseBody, Text
 from kuaidan.risk.domain import BuyerHistory, HoldInfo, ListedNetwork, Rule
 from kuaidan.security.domain import AuditEntry
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReasonRead(Strict):
+class ReasonRead(ResponseBody):
     rule: str
     description: str
     score: int
     action: str
 
 
-class HoldRead(Strict):
+class HoldRead(ResponseBody):
     reference: str
     buyer_id: int
     amount_fen: int
@@ -61,7 +57,7 @@ class HoldRead(Strict):
         )
 
 
-class BuyerHistoryRead(Strict):
+class BuyerHistoryRead(ResponseBody):
     buyer_id: int
     account_created_at: datetime | None
     paid_count_90d: int
@@ -81,12 +77,12 @@ class BuyerHistoryRead(Strict):
         )
 
 
-class HoldDetail(Strict):
+class HoldDetail(ResponseBody):
     hold: HoldRead
     buyer: BuyerHistoryRead
 
 
-class HoldList(Strict):
+class HoldList(ResponseBody):
     items: list[HoldDetail]
 
 
@@ -111,7 +107,7 @@ class RuleBody(RequestBody):
     enabled: bool = True
 
 
-class RuleRead(Strict):
+class RuleRead(ResponseBody):
     name: str
     position: int
     description: str
@@ -131,7 +127,7 @@ class NetworkBody(RequestBody):
     note: MultilineText = Field(default="", max_length=200)
 
 
-class NetworkRead(Strict):
+class NetworkRead(ResponseBody):
     cidr: str
     note: str
     created_at: datetime
@@ -141,7 +137,7 @@ class NetworkRead(Strict):
         return cls(cidr=network.cidr, note=network.note, created_at=network.created_at)
 
 
-class AuditRead(Strict):
+class AuditRead(ResponseBody):
     id: int
     at: datetime
     actor_id: int | None

@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, Text
+from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, ResponseBody, Text
 from kuaidan.ordering.aftersales.domain import CaseView
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ClaimIn(RequestBody):
@@ -50,7 +46,7 @@ class SendBackIn(RequestBody):
     tracking_number: Text | None = Field(default=None, max_length=40)
 
 
-class CaseItemRead(_Strict):
+class CaseItemRead(ResponseBody):
     line_id: int
     sku_id: int
     title: str
@@ -59,7 +55,7 @@ class CaseItemRead(_Strict):
     unit_price_fen: int
 
 
-class CaseStepRead(_Strict):
+class CaseStepRead(ResponseBody):
     at: datetime
     actor: str
     step: str
@@ -67,7 +63,7 @@ class CaseStepRead(_Strict):
     note: str | None
 
 
-class CaseRead(_Strict):
+class CaseRead(ResponseBody):
     case_id: int
     order_number: str
     kind: str

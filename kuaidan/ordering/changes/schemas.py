@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, Text
+from kuaidan.core.fields import Id, MultilineText, Quantity, RequestBody, ResponseBody, Text
 from kuaidan.ordering.changes.domain import ChangeInfo
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 RequestId = Annotated[
     Text, Field(min_length=1, max_length=64, description="The client's id of this submission.")
@@ -39,7 +34,7 @@ class ChangeDecision(RequestBody):
     reason: MultilineText = Field("", max_length=200)
 
 
-class ChangeRead(Strict):
+class ChangeRead(ResponseBody):
     id: int
     order_number: str
     kind: str

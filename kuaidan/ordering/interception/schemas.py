@@ -5,16 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from kuaidan.core.fields import RequestBody, Text
+from kuaidan.core.fields import RequestBody, ResponseBody, Text
 from kuaidan.ordering.interception.domain import (
     InterceptionView,
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NewAddressIn(RequestBody):
@@ -38,7 +34,7 @@ class InterceptionCreate(RequestBody):
     cause: Literal["buyer_changed_mind", "merchant_error"] | None = None
 
 
-class InterceptionRead(_Strict):
+class InterceptionRead(ResponseBody):
     """A case: ``fee_fen`` is the carrier's fee for the parcel's zone, ``fee_charged_fen`` what
     of it is charged (0 for a failed interception: the parcel went on as planned)."""
 
