@@ -6,15 +6,20 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from kuaidan.config import Settings
-from kuaidan.core.broadcast import Broadcast, build_broadcast
+from kuaidan.core.broadcast import BROADCAST, build_broadcast
 from kuaidan.core.clock import Clock, SystemClock
 from kuaidan.core.crypto import Cipher
 from kuaidan.core.db import Database, UnitOfWork
-from kuaidan.core.notify import DevInboxNotifier
+from kuaidan.core.notify import NOTIFIER, DevInboxNotifier
+from kuaidan.core.ports import Adapters
 from kuaidan.core.secrets import Secrets, load_or_create_secrets
 from kuaidan.core.worker import Registry, Worker, WorkerSettings, merge_registries
+
+if TYPE_CHECKING:
+    from kuaidan.inventory.service import FlashSale
 
 # Modules that declare an area's handlers (event subscriptions) and jobs: either a ``REGISTRY``
 # or, when they need settings (endpoints, keys, timeouts), a ``registry(settings)`` function.
@@ -46,7 +51,7 @@ class Container:
     cipher: Cipher
     clock: Clock = field(default_factory=SystemClock)
     outbox_signal: Callable[[], None] | None = None
-    adapters: dict[str, object] = field(default_factory=dict)
+    adapters: Adapters = field(default_factory=Adapters)
     _lane: Database | None = field(default=None, init=False, repr=False)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -77,13 +82,7 @@ class Container:
         return worker
 
     async def aclose(self) -> None:
-        broadcast = self.adapters.get("broadcast")
-        if isinstance(broadcast, Broadcast):
-            await broadcast.aclose()
-        flash = self.adapters.get("inventory.flash_sale")
-        closing = getattr(flash, "aclose", None)
-        if closing is not None:
-            await closing()
+        await self.adapters.aclose()
         if self._lane is not None:
             await self._lane.dispose()
         await self.db.dispose()
@@ -104,28 +103,33 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
 
 
-def build_adapters(settings: Settings) -> dict[str, object]:
-    """The outside parties each unit of work may reach, configured from ``settings``."""
-    from kuaidan.inventory.service import FLASH_ADAPTER
-    from kuaidan.logistics.service import logistics_adapter
+def build_adapters(settings: Settings) -> Adapters:
+    """The outside parties each unit of work may reach, configured from ``settings`` and
+    bound to their areas' ports; those that hold connections or tasks close with the
+    container."""
+    from kuaidan.inventory.service import FLASH_SALE
+    from kuaidan.logistics.service import LOGISTICS, logistics_adapter
     from kuaidan.ops.metrics import RiskCounters
-    from kuaidan.payments.service import payments_adapter
-    from kuaidan.risk.service import risk_adapter
+    from kuaidan.payments.service import PAYMENTS, payments_adapter
+    from kuaidan.risk.service import RISK, risk_adapter
 
-    return {
-        "payments": payments_adapter(settings),
-        "risk": risk_adapter(settings, metrics=RiskCounters()),
-        FLASH_ADAPTER: flash_sale(settings),
-        "logistics": logistics_adapter(settings),
-        # Live pages' notices: in-process, or LISTEN/NOTIFY across nodes on PostgreSQL.
-        "broadcast": build_broadcast(settings.effective_database_url),
-        "notifier": DevInboxNotifier(),
-    }
+    gate = flash_sale(settings)
+    # Live pages' notices: in-process, or LISTEN/NOTIFY across nodes on PostgreSQL.
+    broadcast = build_broadcast(settings.effective_database_url)
+    return (
+        Adapters()
+        .bind(PAYMENTS, payments_adapter(settings))
+        .bind(RISK, risk_adapter(settings, metrics=RiskCounters()))
+        .bind(FLASH_SALE, gate, aclose=gate.aclose)
+        .bind(LOGISTICS, logistics_adapter(settings))
+        .bind(BROADCAST, broadcast, aclose=broadcast.aclose)
+        .bind(NOTIFIER, DevInboxNotifier())
+    )
 
 
-def flash_sale(settings: Settings) -> object:
+def flash_sale(settings: Settings) -> FlashSale:
     """The process's flash-sale gate, sharing its sold-out marks through Redis if configured."""
-    from kuaidan.inventory.flashsale import FlashSale
+    from kuaidan.inventory.service import FlashSale
 
     redis = None
     if settings.redis_url:

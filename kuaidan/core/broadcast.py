@@ -25,6 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import make_url
 
+from kuaidan.core.ports import Port
+
 log = logging.getLogger(__name__)
 
 # Messages waiting per subscriber; a slow reader loses the oldest (it re-reads the database).
@@ -65,6 +67,10 @@ class Broadcast(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# The process's broadcast, bound by the composition root.
+BROADCAST = Port("broadcast", Broadcast)
 
 
 class InProcessBroadcast:

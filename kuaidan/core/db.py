@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 
 from kuaidan.core.clock import Clock, SystemClock
 from kuaidan.core.crypto import Cipher
+from kuaidan.core.ports import NO_ADAPTERS, Adapters
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -232,11 +233,11 @@ class UnitOfWork:
         cipher: Cipher,
         clock: Clock | None = None,
         outbox_signal: Callable[[], None] | None = None,
-        adapters: Mapping[str, object] | None = None,
+        adapters: Adapters | None = None,
     ) -> None:
         self.db = db
-        # Outside parties (payment provider, carriers) wired in by the composition root.
-        self.adapters: Mapping[str, object] = adapters or {}
+        # Outside parties (payment provider, carriers) bound to ports by the composition root.
+        self.adapters: Adapters = NO_ADAPTERS if adapters is None else adapters
         self._outbox_signal = outbox_signal
         self.session: AsyncSession = db.sessionmaker()
         self.cipher = cipher

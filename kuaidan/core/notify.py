@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaidan.core.db import Base, UnitOfWork
+from kuaidan.core.ports import Port
 
 BODY_CONTEXT = "dev_inbox.body"
 
@@ -31,12 +32,17 @@ class Message:
     dedupe_key: str
 
 
+@runtime_checkable
 class Notifier(Protocol):
     name: str
 
     async def send(self, uow: UnitOfWork, message: Message) -> None:
         """Deliver ``message``; called with no transaction open, idempotent per dedupe key."""
         ...
+
+
+# The notifier use cases hand their messages to, bound by the composition root.
+NOTIFIER = Port("notifier", Notifier)
 
 
 class DevInboxMessage(Base):

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from kuaidan.core.ports import Port
 from kuaidan.inventory import repository
 from kuaidan.inventory.domain import (
     HOLDER_MAX_LENGTH,
@@ -41,7 +42,8 @@ from kuaidan.inventory.flashsale import FlashSale as FlashSale  # the gate's typ
 from kuaidan.inventory.models import ReservationRow, StockLevelRow
 
 log = logging.getLogger(__name__)
-FLASH_ADAPTER = "inventory.flash_sale"
+# The process's flash-sale gate, bound by the composition root; a process may run without one.
+FLASH_SALE = Port("inventory.flash_sale", FlashSale)
 DEFAULT_HOLD_TTL = timedelta(minutes=2)
 
 # --- stock levels -------------------------------------------------------------------------
@@ -330,14 +332,8 @@ async def audit(*, uow: UnitOfWork, sku_ids: Collection[int] | None = None) -> l
 # --- the flash-sale path (see inventory.flashsale) -----------------------------------------
 
 
-def flash_gate(adapters: Mapping[str, object]) -> FlashSale | None:
-    """The process's flash-sale gate among its adapters; None when it runs without one."""
-    gate = adapters.get(FLASH_ADAPTER)
-    return gate if isinstance(gate, FlashSale) else None
-
-
 def _flash(uow: UnitOfWork) -> FlashSale | None:
-    return flash_gate(uow.adapters)
+    return uow.adapters.get(FLASH_SALE)
 
 
 def _stock_returned(uow: UnitOfWork, sku_ids: Collection[int]) -> None:

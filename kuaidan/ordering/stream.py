@@ -25,6 +25,7 @@ from sse_starlette import ServerSentEvent
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import DomainError
+from kuaidan.core.ports import Adapters
 from kuaidan.core.templating import templates
 from kuaidan.ordering import service
 from kuaidan.ordering.readmodels import OrderView, TrackingView
@@ -87,7 +88,7 @@ async def read_snapshot(
 
 async def tracking_events(
     new_uow: Callable[[], UnitOfWork],
-    adapters: Any,
+    adapters: Adapters,
     *,
     number: str,
     user: UserInfo,
@@ -104,7 +105,7 @@ async def tracking_events(
 
 async def _events(
     new_uow: Callable[[], UnitOfWork],
-    adapters: Any,
+    adapters: Adapters,
     order_id: int,
     number: str,
     user: UserInfo,

@@ -7,6 +7,7 @@ carrier (``perform_*``, ``cancel_shipment``) refuse to run inside a transaction.
 
 from kuaidan.logistics.service._common import (
     CALLBACK_PATH,
+    LOGISTICS,
     LogisticsConfig,
     logistics_adapter,
     push_salt,
@@ -63,6 +64,7 @@ from kuaidan.logistics.service.tracking import (
 
 __all__ = [
     "CALLBACK_PATH",
+    "LOGISTICS",
     "ApplyOutcome",
     "DeadPush",
     "InboxAudit",

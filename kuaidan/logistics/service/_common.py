@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import NotFound
+from kuaidan.core.ports import Port
 from kuaidan.logistics import repository
 from kuaidan.logistics.adapters.base import CarrierGateway
 from kuaidan.logistics.domain import (
@@ -42,7 +43,7 @@ RECIPIENT_CONTEXT = "logistics.recipient"
 
 @dataclass(frozen=True, slots=True)
 class LogisticsConfig:
-    """What the composition root hands every unit of work as ``uow.adapters["logistics"]``."""
+    """What the composition root binds to ``LOGISTICS`` for every unit of work."""
 
     gateway: CarrierGateway
     public_base_url: str
@@ -52,6 +53,9 @@ class LogisticsConfig:
     @property
     def callback_url(self) -> str:
         return f"{self.public_base_url}{CALLBACK_PATH}"
+
+
+LOGISTICS = Port("logistics", LogisticsConfig)
 
 
 def build_gateway(settings: Settings) -> CarrierGateway:
@@ -83,10 +87,8 @@ def logistics_adapter(settings: Settings) -> LogisticsConfig:
 
 
 def config_of(uow: UnitOfWork) -> LogisticsConfig:
-    config = uow.adapters.get("logistics")
-    if not isinstance(config, LogisticsConfig):
-        raise RuntimeError("no carrier gateway is wired into this unit of work")
-    return config
+    """The carrier gateway and rules; PortNotBound when none is bound."""
+    return uow.adapters[LOGISTICS]
 
 
 def push_salt(uow: UnitOfWork) -> str:

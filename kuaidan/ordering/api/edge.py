@@ -25,8 +25,9 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaidan.core.batching import MicroBatcher
+from kuaidan.core.ports import Adapters
 from kuaidan.inventory.domain import OutOfStock
-from kuaidan.inventory.service import FlashSale, flash_gate
+from kuaidan.inventory.service import FLASH_SALE, FlashSale
 from kuaidan.ordering import service
 from kuaidan.ordering.schemas import CheckoutCreate
 
@@ -76,7 +77,7 @@ class SoldOutEdge:
             await self.app(scope, receive, send)
             return
         container = _container(scope)
-        gate = None if container is None else flash_gate(container.adapters)
+        gate = None if container is None else _flash_gate(container)
         if gate is None or not gate.marks:
             await self.app(scope, receive, send)
             return
@@ -97,6 +98,11 @@ class SoldOutEdge:
 def _container(scope: Scope) -> Any:
     app = scope.get("app")
     return getattr(getattr(app, "state", None), "container", None)
+
+
+def _flash_gate(container: Any) -> FlashSale | None:
+    adapters: Adapters = container.adapters
+    return adapters.get(FLASH_SALE)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

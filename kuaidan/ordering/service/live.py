@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 
-from kuaidan.core.broadcast import Broadcast, InProcessBroadcast
+from kuaidan.core.broadcast import BROADCAST, Broadcast, InProcessBroadcast
 from kuaidan.core.db import UnitOfWork
+from kuaidan.core.ports import Adapters
 
 log = logging.getLogger(__name__)
 
-BROADCAST_ADAPTER = "broadcast"
 _FALLBACK = InProcessBroadcast()
 
 
-def broadcast_of(adapters: Mapping[str, object]) -> Broadcast:
-    """The process's broadcast (wired in by the composition root), or a private one."""
-    found = adapters.get(BROADCAST_ADAPTER)
-    return found if isinstance(found, Broadcast) else _FALLBACK
+def broadcast_of(adapters: Adapters) -> Broadcast:
+    """The process's broadcast (bound by the composition root), or a private one."""
+    found = adapters.get(BROADCAST)
+    return _FALLBACK if found is None else found
 
 
 def channel_of(order_id: int) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import cast
 
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Forbidden, NotFound
-from kuaidan.core.notify import DevInboxNotifier, Message, Notifier
+from kuaidan.core.notify import NOTIFIER, DevInboxNotifier, Message, Notifier
 from kuaidan.logistics import service as logistics
 from kuaidan.logistics.domain import BookingState, ExceptionCaseInfo, Resolution, ShipmentInfo
 from kuaidan.ordering import repository
@@ -26,8 +25,6 @@ from kuaidan.ordering.service import _common as common
 from kuaidan.ordering.service.live import announce
 from kuaidan.ordering.service.orders import deliver_row, request_order_refund
 from kuaidan.ordering.service.shipping import replace_shipment
-
-NOTIFIER_ADAPTER = "notifier"
 
 # What a buyer is told about each kind of exception case, in plain words.
 CASE_WORDS: Mapping[str, str] = {
@@ -157,8 +154,8 @@ async def _reship(uow: UnitOfWork, row: Order, reference: str) -> None:
 
 
 def notifier_of(uow: UnitOfWork) -> Notifier:
-    found = uow.adapters.get(NOTIFIER_ADAPTER)
-    return DevInboxNotifier() if found is None else cast(Notifier, found)
+    found = uow.adapters.get(NOTIFIER)
+    return DevInboxNotifier() if found is None else found
 
 
 async def tell_buyer_of_exception(

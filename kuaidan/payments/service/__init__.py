@@ -32,10 +32,16 @@ from kuaidan.payments.service.holds import (
     verify_payment,
 )
 from kuaidan.payments.service.reconcile import list_findings, list_runs, reconcile_payments
-from kuaidan.payments.service.setup import PaymentsConfig, build_provider, payments_adapter
+from kuaidan.payments.service.setup import (
+    PAYMENTS,
+    PaymentsConfig,
+    build_provider,
+    payments_adapter,
+)
 
 __all__ = [
     "NOTIFY_PATH",
+    "PAYMENTS",
     "REFERENCE_RE",
     "RETURN_PATH",
     "NotificationOutcome",

@@ -55,7 +55,7 @@ from kuaidan.payments.events import (
 )
 from kuaidan.payments.models import Payment, PaymentNotification, Refund
 from kuaidan.payments.service.findings import record_finding
-from kuaidan.payments.service.setup import PaymentsConfig
+from kuaidan.payments.service.setup import PAYMENTS, PaymentsConfig
 from kuaidan.risk import service as risk
 from kuaidan.risk.domain import Action, Assessment, RiskContext
 from kuaidan.security import service as security
@@ -74,10 +74,7 @@ def provider_name(*, uow: UnitOfWork) -> str:
 
 
 def _config(uow: UnitOfWork) -> PaymentsConfig:
-    config = uow.adapters.get("payments")
-    if not isinstance(config, PaymentsConfig):
-        raise RuntimeError("no payment provider is wired into this unit of work")
-    return config
+    return uow.adapters[PAYMENTS]  # PortNotBound when no provider is bound
 
 
 def _provider(uow: UnitOfWork) -> PaymentProvider:

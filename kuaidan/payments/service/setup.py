@@ -1,7 +1,8 @@
 """Which provider the payments area talks to, and where the provider reaches us back.
 
-The composition root calls ``payments_adapter(settings)`` once; every unit of work then carries
-the result as ``uow.adapters["payments"]``. Only this module knows which adapters exist.
+The composition root binds ``payments_adapter(settings)`` to the ``PAYMENTS`` port once; every
+unit of work then carries it as ``uow.adapters[PAYMENTS]``. Only this module knows which
+adapters exist.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from kuaidan.core.ports import Port
 from kuaidan.payments.adapters.base import PaymentProvider
 
 if TYPE_CHECKING:
@@ -24,6 +26,9 @@ class PaymentsConfig:
     pay_window: timedelta = timedelta(minutes=15)
     # A notification sent longer ago than this is a replay, whatever its id.
     notify_max_age: timedelta = timedelta(hours=26)
+
+
+PAYMENTS = Port("payments", PaymentsConfig)
 
 
 def build_provider(settings: Settings) -> PaymentProvider:
@@ -54,7 +59,7 @@ def build_provider(settings: Settings) -> PaymentProvider:
 
 
 def payments_adapter(settings: Settings) -> PaymentsConfig:
-    """What the composition root hands every unit of work as ``uow.adapters["payments"]``."""
+    """What the composition root binds to ``PAYMENTS`` for every unit of work."""
     window = timedelta(minutes=settings.pay_timeout_minutes)
     max_age = timedelta(hours=settings.pay_notify_max_age_hours)
     return PaymentsConfig(build_provider(settings), settings.public_base_url, window, max_age)

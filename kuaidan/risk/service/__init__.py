@@ -5,6 +5,7 @@ the value types of ``risk.domain``."""
 from __future__ import annotations
 
 from kuaidan.risk.service._config import (
+    RISK,
     RiskConfig,
     RiskMetrics,
     RiskPolicy,
@@ -34,6 +35,7 @@ from kuaidan.risk.service.rules import (
 )
 
 __all__ = [
+    "RISK",
     "RiskConfig",
     "RiskMetrics",
     "RiskPolicy",

@@ -1,5 +1,5 @@
-"""What the composition root hands the risk area through ``uow.adapters["risk"]``: the policy
-(from settings), the notifier that carries one-time codes, and the metrics it counts into."""
+"""What the composition root binds to the risk area's port, ``RISK``: the policy (from
+settings), the notifier that carries one-time codes, and the metrics it counts into."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.notify import DevInboxNotifier, Notifier
+from kuaidan.core.ports import Port
 from kuaidan.risk.domain import DEFAULT_BANDS, ScoreBands
 
 if TYPE_CHECKING:
@@ -57,10 +58,11 @@ class RiskConfig:
 
 
 DEFAULT_CONFIG = RiskConfig()
+RISK = Port("risk", RiskConfig)
 
 
 def risk_adapter(settings: Settings, *, metrics: RiskMetrics | None = None) -> RiskConfig:
-    """The risk configuration every unit of work gets as ``uow.adapters["risk"]``."""
+    """The risk configuration bound to ``RISK``, which every unit of work then carries."""
     policy = RiskPolicy(
         bands=ScoreBands(
             verify=settings.risk_verify_score,
@@ -76,8 +78,8 @@ def risk_adapter(settings: Settings, *, metrics: RiskMetrics | None = None) -> R
 
 
 def config(uow: UnitOfWork) -> RiskConfig:
-    found = uow.adapters.get("risk")
-    return found if isinstance(found, RiskConfig) else DEFAULT_CONFIG
+    found = uow.adapters.get(RISK)
+    return DEFAULT_CONFIG if found is None else found
 
 
 def count_after_commit(uow: UnitOfWork, bump: Callable[[str], None], value: str) -> None:
