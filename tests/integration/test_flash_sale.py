@@ -11,6 +11,7 @@ import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,8 +24,11 @@ from kuaidan.bench.spawn import SpawnedServer
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.catalog import service as catalog
 from kuaidan.catalog.domain import NewProduct, NewSku
-from kuaidan.core.errors import DomainError
+from kuaidan.core.db import UnitOfWork
+from kuaidan.core.errors import Conflict, DomainError
 from kuaidan.inventory import service as inventory
+from kuaidan.inventory.domain import FlashClaim, FlashHold
+from kuaidan.inventory.flashsale import grant_batch
 from kuaidan.merchants import service as merchants
 from kuaidan.ordering import service as ordering
 from kuaidan.ordering.domain import parse_order_number
@@ -40,9 +44,22 @@ class Sale:
     buyers: list[accounts.BulkBuyer]
 
 
-async def open_sale(container: Container, *, units: int, buyers: int, tag: str) -> Sale:
+@asynccontextmanager
+async def opened(container: Container) -> AsyncIterator[UnitOfWork]:
+    """A unit of work of ``container``, given back when the block ends."""
     uow = container.unit_of_work()
     try:
+        yield uow
+    finally:
+        await uow.close()
+
+
+async def _count(uow: UnitOfWork, sql: str, **params: object) -> int:
+    return int((await uow.session.execute(text(sql), params)).scalar() or 0)
+
+
+async def open_sale(container: Container, *, units: int, buyers: int, tag: str) -> Sale:
+    async with opened(container) as uow:
         shop = await merchants.create_merchant(
             uow=uow, slug=f"flash-{tag}", name="秒杀店", name_en="Flash Shop"
         )
@@ -68,44 +85,34 @@ async def open_sale(container: Container, *, units: int, buyers: int, tag: str) 
             address=ADDRESS,
         )
         return Sale(sku_id, people)
-    finally:
-        await uow.close()
 
 
 async def _counts(container: Container, sku_id: int) -> tuple[int, int, int, list[str]]:
     """(orders with the SKU, units reserved, on hand, audit problems)."""
-    uow = container.unit_of_work()
-    try:
-        orders = (
-            await uow.session.execute(
-                text("SELECT count(DISTINCT order_id) FROM order_lines WHERE sku_id = :s"),
-                {"s": sku_id},
-            )
-        ).scalar()
+    async with opened(container) as uow:
+        orders = await _count(
+            uow, "SELECT count(DISTINCT order_id) FROM order_lines WHERE sku_id = :s", s=sku_id
+        )
         level = (await inventory.get_levels(uow=uow, sku_ids=[sku_id]))[sku_id]
-        return int(orders or 0), level.reserved, level.on_hand, await inventory.audit(uow=uow)
-    finally:
-        await uow.close()
+        return orders, level.reserved, level.on_hand, await inventory.audit(uow=uow)
 
 
 async def _attempt(container: Container, sale: Sale, buyer: accounts.BulkBuyer) -> str:
     """One buyer tries once for one unit, through the service: "ok" or the error's code."""
-    uow = container.unit_of_work()
-    try:
-        who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
-        assert who is not None
-        await ordering.place_checkout(
-            uow=uow,
-            buyer=who,
-            items=[(sale.sku_id, 1)],
-            address_id=buyer.address_id,
-            idempotency_key=uuid.uuid4().hex,
-        )
+    async with opened(container) as uow:
+        try:
+            who = await accounts.get_user(uow=uow, user_id=buyer.user_id)
+            assert who is not None
+            await ordering.place_checkout(
+                uow=uow,
+                buyer=who,
+                items=[(sale.sku_id, 1)],
+                address_id=buyer.address_id,
+                idempotency_key=uuid.uuid4().hex,
+            )
+        except DomainError as exc:
+            return exc.code
         return "ok"
-    except DomainError as exc:
-        return exc.code
-    finally:
-        await uow.close()
 
 
 @pytest.fixture
@@ -202,39 +209,28 @@ async def _check_after_crash(container: Container, sale: Sale, acked: list[str])
     assert problems == []
     assert orders <= UNITS and reserved <= on_hand == UNITS
     assert KILL_AFTER <= len(acked) <= orders
-    uow = container.unit_of_work()
-    try:
-        numbers = (
-            await uow.session.execute(
-                text(
-                    "SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id"
-                    " WHERE l.sku_id = :s"
-                ),
-                {"s": sale.sku_id},
-            )
-        ).scalar()
+    async with opened(container) as uow:
+        numbers = await _count(
+            uow,
+            "SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+            " WHERE l.sku_id = :s",
+            s=sale.sku_id,
+        )
         assert numbers == orders
         # Holds orphaned by the kill go back on sale once they are older than the hold time.
         await inventory.release_stale_holds(uow=uow, older_than=timedelta(0))
-    finally:
-        await uow.close()
     orders, reserved, _on_hand, problems = await _counts(container, sale.sku_id)
     assert reserved == orders and problems == []
     await _acked_orders_exist(container, acked)
 
 
 async def _acked_orders_exist(container: Container, acked: list[str]) -> None:
-    uow = container.unit_of_work()
-    try:
+    async with opened(container) as uow:
         key = order_number_key(uow.cipher)
         for number in acked:
             order_id, _day = parse_order_number(number, key=key)
-            found = await uow.session.execute(
-                text("SELECT count(*) FROM orders WHERE id = :id"), {"id": order_id}
-            )
-            assert found.scalar() == 1, f"acknowledged order {number} is missing"
-    finally:
-        await uow.close()
+            found = await _count(uow, "SELECT count(*) FROM orders WHERE id = :id", id=order_id)
+            assert found == 1, f"acknowledged order {number} is missing"
 
 
 async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mark(
@@ -250,11 +246,8 @@ async def test_stock_returned_on_another_node_is_sold_after_one_lapse_of_the_mar
     assert await _attempt(gated, sale, sale.buyers[1]) == "out_of_stock"
     assert gate.marks.has(sale.sku_id)
     # Another node (the server's own container) puts a unit back: this gate is not told.
-    uow = server.uow()
-    try:
+    async with opened(server.container) as uow:
         await inventory.restock(uow=uow, sku_id=sale.sku_id, quantity=1, reason="found one")
-    finally:
-        await uow.close()
     assert await _attempt(gated, sale, sale.buyers[1]) == "out_of_stock"  # the mark stands
     await asyncio.sleep(0.35)
     assert await _attempt(gated, sale, sale.buyers[1]) == "ok"  # who asks again gets it
@@ -268,51 +261,36 @@ async def test_holds_of_an_expired_lease_go_back_on_sale_at_the_next_batch(
     """A process stops renewing its lease (it died, or stalled): the next batch of the SKU
     releases its holds under the stock row lock, the buyer's own orphaned hold no longer
     counts against the per-buyer limit, and the stalled process can no longer adopt it."""
-    from kuaidan.core.db import UnitOfWork
-    from kuaidan.core.errors import Conflict
-    from kuaidan.inventory.domain import FlashClaim, FlashHold
-    from kuaidan.inventory.flashsale import grant_batch
-
     sale = await open_sale(gated, units=1, buyers=1, tag=uuid.uuid4().hex[:8])
     gate = gated.adapters[inventory.FLASH_SALE]
     buyer = sale.buyers[0].user_id
     lease_id = await gate.lease.current(gated.unit_of_work)
 
     async def grant() -> FlashHold | Exception:
-        uow: UnitOfWork = gated.unit_of_work()
-        try:
+        async with opened(gated) as uow:
             lease = await gate.lease.current(gated.unit_of_work)
             results, _left = await grant_batch(
                 uow, sale.sku_id, [FlashClaim(buyer, 1)], lease_id=lease
             )
             return results[0]
-        finally:
-            await uow.close()
 
     orphan = await grant()
     assert isinstance(orphan, FlashHold)
     assert isinstance(await grant(), Exception)  # held: nothing left, the limit reached
-    uow = gated.unit_of_work()
-    try:
-        async with uow.atomic():
-            await uow.session.execute(
-                text("UPDATE hold_leases SET expires_at = :t WHERE id = :id"),
-                {"t": uow.now() - timedelta(seconds=1), "id": lease_id},
-            )
-    finally:
-        await uow.close()
+    async with opened(gated) as uow, uow.atomic():
+        await uow.session.execute(
+            text("UPDATE hold_leases SET expires_at = :t WHERE id = :id"),
+            {"t": uow.now() - timedelta(seconds=1), "id": lease_id},
+        )
     gate.lease._renewed = 0.0  # the stalled process notices at its next grant
 
     again = await grant()
     assert isinstance(again, FlashHold), again
     assert again.reservation_id != orphan.reservation_id
-    uow = gated.unit_of_work()
-    try:
+    async with opened(gated) as uow:
         with pytest.raises(Conflict):
             async with uow.atomic():
                 await inventory.adopt_hold(uow=uow, hold=orphan, holder="order:stalled")
-    finally:
-        await uow.close()
     _orders, reserved, on_hand, problems = await _counts(gated, sale.sku_id)
     assert (reserved, on_hand, problems) == (1, 1, [])
     assert gate.lease.lease_id != lease_id
