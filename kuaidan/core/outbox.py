@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import (
@@ -44,6 +44,9 @@ class Event(Protocol):
 
     topic: ClassVar[str]
     __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+E = TypeVar("E", bound=Event)
 
 
 class OutboxEvent(Base):
@@ -97,7 +100,7 @@ class ScheduledJob(Base):
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """An event as a handler receives it."""
+    """An event as stored: the worker opens it as the subscribed class for the handler."""
 
     id: int
     topic: str
@@ -105,9 +108,10 @@ class EventRecord:
     payload: dict[str, Any]
     created_at: datetime
 
-    def load(self, event_type: type[Any]) -> Any:
+    def load(self, event_type: type[E]) -> E:
         """Rebuild the typed event (dates and nested values are validated back)."""
-        return _adapter(event_type).validate_python(self.payload)
+        event: E = _adapter(event_type).validate_python(self.payload)
+        return event
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,32 +18,76 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select, update
 
 from kuaidan.core import logs, outbox
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import Claim, EventRecord, ScheduledJob
+from kuaidan.core.outbox import Claim, Event, EventRecord, ScheduledJob
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, EventRecord], Awaitable[None]]
-JobFn = Callable[[UnitOfWork], Awaitable[None]]
+E = TypeVar("E", bound=Event)
+E_co = TypeVar("E_co", bound=Event, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
+class Envelope(Generic[E_co]):
+    """What a handler receives: the typed event and the outbox's facts about it: its id (a
+    dedupe key for outside parties), the key it was published with, when, and its payload as
+    stored (to forward it unchanged)."""
+
+    event: E_co
+    event_id: int
+    key: str | None
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+Handler = Callable[[UnitOfWork, Envelope[E]], Awaitable[None]]
+JobFn = Callable[[UnitOfWork], Awaitable[None]]
+
+
 class Subscription:
-    """``handler`` reacts to events of ``topic``; ``name`` is its stable inbox identity.
+    """``handler`` reacts to events of class ``event_type`` (stored under its ``topic``);
+    ``name`` is its stable inbox identity.
 
     A transactional handler runs inside the delivery's transaction (its own ``atomic()`` joins
     it). A non-transactional one (it calls an outside party) runs with no transaction open and
     must be idempotent by itself, e.g. by passing the event id along as a dedupe key.
+
+    The constructor, not the class, is generic: mypy checks in every call that the handler
+    takes what ``event_type`` loads, also inside a list, where a generic class would be read as
+    ``Subscription[Any]`` and let any pair through.
     """
 
-    name: str
-    topic: str
-    handler: Handler
-    transactional: bool = True
+    __slots__ = ("event_type", "handler", "name", "transactional")
+
+    def __init__(
+        self, name: str, event_type: type[E], handler: Handler[E], *, transactional: bool = True
+    ) -> None:
+        self.name = name
+        self.event_type: type[Event] = event_type
+        self.handler: Handler[Any] = handler
+        self.transactional = transactional
+
+    @property
+    def topic(self) -> str:
+        return self.event_type.topic
+
+    def __repr__(self) -> str:
+        return f"Subscription({self.name!r}, {self.event_type.__qualname__})"
+
+
+def envelope_for(record: EventRecord, sub: Subscription) -> Envelope[Event]:
+    """Open a stored event as the class ``sub`` subscribed to; an event of another topic (a
+    delivery left from before its handler's name was given to another subscription) is an
+    error of the delivery, not a wrongly typed event."""
+    if record.topic != sub.topic:
+        raise LookupError(f"handler {sub.name!r} takes {sub.topic!r}, not {record.topic!r}")
+    event = record.load(sub.event_type)
+    return Envelope(event, record.id, record.key, record.created_at, record.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +107,7 @@ class Registry:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ValueError(f"handler names must be unique: {sorted(duplicates)}")
+        _check_topics(self.subscriptions)
 
     def handlers_by_topic(self) -> dict[str, list[str]]:
         table: dict[str, list[str]] = {}
@@ -72,6 +117,27 @@ class Registry:
 
     def handler(self, name: str) -> Subscription | None:
         return next((s for s in self.subscriptions if s.name == name), None)
+
+
+def _check_topics(subscriptions: Iterable[Subscription]) -> None:
+    """Every event class has a topic, and no two classes claim one: the topic is how the
+    outbox stores an event, so it must say which class to open it as."""
+    classes: dict[str, type[Event]] = {}
+    for sub in subscriptions:
+        topic = getattr(sub.event_type, "topic", None)
+        if not isinstance(topic, str) or not topic:
+            name = getattr(sub.event_type, "__qualname__", repr(sub.event_type))
+            raise TypeError(f"{sub.name}: event class {name} has no topic")
+        claimed = classes.setdefault(topic, sub.event_type)
+        if claimed is not sub.event_type:
+            raise ValueError(
+                f"two event classes claim the topic {topic!r}: "
+                f"{_qualified(claimed)} and {_qualified(sub.event_type)}"
+            )
+
+
+def _qualified(cls: type[Any]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +286,13 @@ class Worker:
         try:
             if sub is None:
                 raise LookupError(f"no handler named {claim.handler!r} is registered")
+            envelope = envelope_for(claim.event, sub)
             if sub.transactional:
                 async with uow.atomic():
-                    await sub.handler(uow, claim.event)
+                    await sub.handler(uow, envelope)
                     await outbox.mark_done(uow, claim)
             else:
-                await sub.handler(uow, claim.event)
+                await sub.handler(uow, envelope)
                 async with uow.atomic():
                     await outbox.mark_done(uow, claim)
         except outbox.StaleClaim:

@@ -8,33 +8,34 @@ update; intercepting a parcel twice is answered like the first time.
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord
-from kuaidan.core.worker import Registry, Subscription
+from kuaidan.core.worker import Envelope, Registry, Subscription
 from kuaidan.logistics import service
 from kuaidan.logistics.events import ShipmentBookingRequested, ShipmentInterceptionRequested
 
 
-async def book_at_carrier(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentBookingRequested = record.load(ShipmentBookingRequested)
-    await service.perform_booking(uow=uow, shipment_id=event.shipment_id)
+async def book_at_carrier(uow: UnitOfWork, envelope: Envelope[ShipmentBookingRequested]) -> None:
+    await service.perform_booking(uow=uow, shipment_id=envelope.event.shipment_id)
 
 
-async def intercept_at_carrier(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionRequested = record.load(ShipmentInterceptionRequested)
-    await service.perform_interception(uow=uow, shipment_id=event.shipment_id, reason=event.reason)
+async def intercept_at_carrier(
+    uow: UnitOfWork, envelope: Envelope[ShipmentInterceptionRequested]
+) -> None:
+    await service.perform_interception(
+        uow=uow, shipment_id=envelope.event.shipment_id, reason=envelope.event.reason
+    )
 
 
 REGISTRY = Registry(
     subscriptions=[
         Subscription(
             "logistics.book_at_carrier",
-            ShipmentBookingRequested.topic,
+            ShipmentBookingRequested,
             book_at_carrier,
             transactional=False,
         ),
         Subscription(
             "logistics.intercept_at_carrier",
-            ShipmentInterceptionRequested.topic,
+            ShipmentInterceptionRequested,
             intercept_at_carrier,
             transactional=False,
         ),

@@ -152,7 +152,9 @@ def check_name(value: str, *, field: str, max_length: int = 120) -> str:
 
 # --- webhooks ------------------------------------------------------------------------------
 
-# The order events a merchant's endpoint can subscribe to.
+# The order events a merchant's endpoint can subscribe to, by topic: what the API accepts.
+# ``merchants.handlers.WEBHOOK_EVENTS`` subscribes to their classes (this pure module
+# imports no events); a test holds the two lists equal.
 WEBHOOK_TOPICS = (
     "order.created",
     "order.paid",

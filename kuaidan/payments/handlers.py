@@ -10,56 +10,52 @@ write (a payment leaves ``held`` once).
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord
-from kuaidan.core.worker import Registry, Subscription
+from kuaidan.core.worker import Envelope, Registry, Subscription
 from kuaidan.payments import service
 from kuaidan.payments.events import PaymentCloseRequested, RefundRequested
 from kuaidan.risk.events import HoldApproved, HoldExpired, HoldRejected
 
 
-async def refund_at_provider(uow: UnitOfWork, record: EventRecord) -> None:
-    event: RefundRequested = record.load(RefundRequested)
-    await service.perform_refund(uow=uow, refund_id=event.refund_id)
+async def refund_at_provider(uow: UnitOfWork, envelope: Envelope[RefundRequested]) -> None:
+    await service.perform_refund(uow=uow, refund_id=envelope.event.refund_id)
 
 
-async def close_at_provider(uow: UnitOfWork, record: EventRecord) -> None:
-    event: PaymentCloseRequested = record.load(PaymentCloseRequested)
-    await service.perform_close(uow=uow, reference=event.reference)
+async def close_at_provider(uow: UnitOfWork, envelope: Envelope[PaymentCloseRequested]) -> None:
+    await service.perform_close(uow=uow, reference=envelope.event.reference)
 
 
-async def release_approved_hold(uow: UnitOfWork, record: EventRecord) -> None:
-    event: HoldApproved = record.load(HoldApproved)
-    await service.release_hold(uow=uow, reference=event.reference)
+async def release_approved_hold(uow: UnitOfWork, envelope: Envelope[HoldApproved]) -> None:
+    await service.release_hold(uow=uow, reference=envelope.event.reference)
 
 
-async def block_rejected_hold(uow: UnitOfWork, record: EventRecord) -> None:
-    event: HoldRejected = record.load(HoldRejected)
+async def block_rejected_hold(uow: UnitOfWork, envelope: Envelope[HoldRejected]) -> None:
     await service.block_hold(
-        uow=uow, reference=event.reference, reason=f"rejected by risk review: {event.note}"[:200]
+        uow=uow,
+        reference=envelope.event.reference,
+        reason=f"rejected by risk review: {envelope.event.note}"[:200],
     )
 
 
-async def close_expired_hold(uow: UnitOfWork, record: EventRecord) -> None:
-    event: HoldExpired = record.load(HoldExpired)
-    await service.expire_hold(uow=uow, reference=event.reference)
+async def close_expired_hold(uow: UnitOfWork, envelope: Envelope[HoldExpired]) -> None:
+    await service.expire_hold(uow=uow, reference=envelope.event.reference)
 
 
 REGISTRY = Registry(
     subscriptions=[
         Subscription(
             "payments.refund_at_provider",
-            RefundRequested.topic,
+            RefundRequested,
             refund_at_provider,
             transactional=False,
         ),
         Subscription(
             "payments.close_at_provider",
-            PaymentCloseRequested.topic,
+            PaymentCloseRequested,
             close_at_provider,
             transactional=False,
         ),
-        Subscription("payments.release_hold", HoldApproved.topic, release_approved_hold),
-        Subscription("payments.block_hold", HoldRejected.topic, block_rejected_hold),
-        Subscription("payments.expire_hold", HoldExpired.topic, close_expired_hold),
+        Subscription("payments.release_hold", HoldApproved, release_approved_hold),
+        Subscription("payments.block_hold", HoldRejected, block_rejected_hold),
+        Subscription("payments.expire_hold", HoldExpired, close_expired_hold),
     ]
 )

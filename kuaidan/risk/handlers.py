@@ -4,20 +4,18 @@ successful payment joins the buyer's 90-day history)."""
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord
-from kuaidan.core.worker import Registry, Subscription
+from kuaidan.core.worker import Envelope, Registry, Subscription
 from kuaidan.payments.events import PaymentSucceeded
 from kuaidan.risk import service
 from kuaidan.risk.events import VerificationCodeIssued
 
 
-async def send_code(uow: UnitOfWork, record: EventRecord) -> None:
-    event: VerificationCodeIssued = record.load(VerificationCodeIssued)
-    await service.send_code(uow=uow, event=event, event_id=record.id)
+async def send_code(uow: UnitOfWork, envelope: Envelope[VerificationCodeIssued]) -> None:
+    await service.send_code(uow=uow, event=envelope.event, event_id=envelope.event_id)
 
 
-async def learn_paid_amount(uow: UnitOfWork, record: EventRecord) -> None:
-    event: PaymentSucceeded = record.load(PaymentSucceeded)
+async def learn_paid_amount(uow: UnitOfWork, envelope: Envelope[PaymentSucceeded]) -> None:
+    event = envelope.event
     await service.record_paid(
         uow=uow, reference=event.reference, amount_fen=event.amount_fen, paid_at=event.paid_at
     )
@@ -26,9 +24,7 @@ async def learn_paid_amount(uow: UnitOfWork, record: EventRecord) -> None:
 REGISTRY = Registry(
     subscriptions=[
         # The notifier may call out (SMS), so no transaction is open; it dedupes per event.
-        Subscription(
-            "risk.send_code", VerificationCodeIssued.topic, send_code, transactional=False
-        ),
-        Subscription("risk.learn_paid_amount", PaymentSucceeded.topic, learn_paid_amount),
+        Subscription("risk.send_code", VerificationCodeIssued, send_code, transactional=False),
+        Subscription("risk.learn_paid_amount", PaymentSucceeded, learn_paid_amount),
     ]
 )

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.core import outbox
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord, OutboxDelivery
-from kuaidan.core.worker import Job, Registry, Subscription, Worker, WorkerSettings
+from kuaidan.core.outbox import OutboxDelivery
+from kuaidan.core.worker import Envelope, Job, Registry, Subscription, Worker, WorkerSettings
 from tests.conftest import isolated_database
 
 
@@ -109,16 +109,40 @@ async def test_handler_receives_the_typed_event_once(env: tuple[Container, Manua
     container, clock = env
     seen: list[ParcelMoved] = []
 
-    async def on_moved(uow: UnitOfWork, record: EventRecord) -> None:
-        seen.append(record.load(ParcelMoved))
+    async def on_moved(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
+        seen.append(envelope.event)
 
-    registry = Registry([Subscription("test.collect", ParcelMoved.topic, on_moved)])
+    registry = Registry([Subscription("test.collect", ParcelMoved, on_moved)])
     sent = ParcelMoved("SF123", clock.now(), 250)
     await publish(container, sent)
     worker = make_worker(container, registry)
     await worker.run_until_idle()
     await worker.run_until_idle()
     assert seen == [sent]
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+async def test_the_envelope_says_which_event_it_carries(
+    env: tuple[Container, ManualClock], transactional: bool
+) -> None:
+    container, clock = env
+    seen: list[Envelope[ParcelMoved]] = []
+
+    async def on_moved(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
+        seen.append(envelope)
+
+    sub = Subscription("test.envelope", ParcelMoved, on_moved, transactional=transactional)
+    sent = ParcelMoved("SF124", clock.now(), 300)
+    uow = container.unit_of_work()
+    try:
+        async with uow.atomic():
+            event_id = await outbox.publish(uow, sent, key="SF124")
+    finally:
+        await uow.close()
+    clock.advance(timedelta(seconds=5))
+    await make_worker(container, Registry([sub])).run_until_idle()
+    stored = {"parcel": "SF124", "at": sent.at.isoformat().replace("+00:00", "Z"), "grams": 300}
+    assert seen == [Envelope(sent, event_id, "SF124", sent.at, stored)]
 
 
 async def test_events_keep_their_publish_order_whichever_way_they_were_published(
@@ -150,10 +174,10 @@ async def test_an_event_rolled_back_with_its_change_is_never_delivered(
     env: tuple[Container, ManualClock],
 ) -> None:
     container, clock = env
-    seen: list[EventRecord] = []
+    seen: list[Envelope[ParcelMoved]] = []
 
-    async def on_moved(uow: UnitOfWork, record: EventRecord) -> None:
-        seen.append(record)
+    async def on_moved(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
+        seen.append(envelope)
 
     uow = container.unit_of_work()
     with pytest.raises(ZeroDivisionError):
@@ -162,7 +186,7 @@ async def test_an_event_rolled_back_with_its_change_is_never_delivered(
             _ = 1 / 0
     await uow.close()
     await make_worker(
-        container, Registry([Subscription("test.rb", ParcelMoved.topic, on_moved)])
+        container, Registry([Subscription("test.rb", ParcelMoved, on_moved)])
     ).run_until_idle()
     assert seen == []
 
@@ -173,13 +197,13 @@ async def test_failing_handler_retries_with_backoff_then_succeeds(
     container, clock = env
     calls: list[datetime] = []
 
-    async def flaky(uow: UnitOfWork, record: EventRecord) -> None:
+    async def flaky(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
         calls.append(uow.now())
         await record_effect(uow, f"flaky-{len(calls)}")
         if len(calls) < 3:
             raise ConnectionError("carrier down")
 
-    registry = Registry([Subscription("test.flaky", ParcelMoved.topic, flaky)])
+    registry = Registry([Subscription("test.flaky", ParcelMoved, flaky)])
     await publish(container, ParcelMoved("YT1", clock.now(), 5))
     worker = make_worker(container, registry)
     await worker.run_until_idle()
@@ -202,11 +226,11 @@ async def test_exhausted_delivery_becomes_a_dead_letter_and_can_be_retried(
     container, clock = env
     healthy = False
 
-    async def handler(uow: UnitOfWork, record: EventRecord) -> None:
+    async def handler(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
         if not healthy:
             raise ValueError("merchant endpoint answered 500")
 
-    registry = Registry([Subscription("test.dead", ParcelMoved.topic, handler)])
+    registry = Registry([Subscription("test.dead", ParcelMoved, handler)])
     await publish(container, ParcelMoved("ZT9", clock.now(), 5))
     worker = make_worker(container, registry, max_attempts=3)
     for _ in range(4):
@@ -231,16 +255,16 @@ async def test_every_subscriber_gets_its_own_delivery(env: tuple[Container, Manu
     container, clock = env
     got: dict[str, int] = {"a": 0, "b": 0}
 
-    async def a(uow: UnitOfWork, record: EventRecord) -> None:
+    async def a(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
         got["a"] += 1
 
-    async def b(uow: UnitOfWork, record: EventRecord) -> None:
+    async def b(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
         got["b"] += 1
         if got["b"] == 1:
             raise RuntimeError("b fails once")
 
     registry = Registry(
-        [Subscription("test.a", ParcelMoved.topic, a), Subscription("test.b", ParcelMoved.topic, b)]
+        [Subscription("test.a", ParcelMoved, a), Subscription("test.b", ParcelMoved, b)]
     )
     await publish(container, ParcelMoved("X", clock.now(), 1))
     worker = make_worker(container, registry)
@@ -255,10 +279,10 @@ async def test_a_delivery_whose_lease_expired_is_taken_over_and_runs_once(
 ) -> None:
     container, clock = env
 
-    async def handler(uow: UnitOfWork, record: EventRecord) -> None:
-        await record_effect(uow, f"effect-{record.key}")
+    async def handler(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
+        await record_effect(uow, f"effect-{envelope.key}")
 
-    registry = Registry([Subscription("test.lease", ParcelMoved.topic, handler)])
+    registry = Registry([Subscription("test.lease", ParcelMoved, handler)])
     await publish(container, ParcelMoved("L1", clock.now(), 1))
     crashed = make_worker(container, registry)
     uow = container.unit_of_work()
@@ -303,11 +327,11 @@ async def test_concurrent_workers_share_the_work_without_duplicates(
     container, clock = env
     calls: list[str] = []
 
-    async def handler(uow: UnitOfWork, record: EventRecord) -> None:
-        calls.append(record.key or "")
-        await record_effect(uow, f"c-{record.key}")
+    async def handler(uow: UnitOfWork, envelope: Envelope[ParcelMoved]) -> None:
+        calls.append(envelope.event.parcel)
+        await record_effect(uow, f"c-{envelope.key}")
 
-    registry = Registry([Subscription("test.share", ParcelMoved.topic, handler)])
+    registry = Registry([Subscription("test.share", ParcelMoved, handler)])
     events = [ParcelMoved(f"{i:04d}", clock.now(), i) for i in range(120)]
     await publish(container, *events)
     workers = [make_worker(container, registry, batch=10) for _ in range(3)]

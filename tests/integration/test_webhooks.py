@@ -8,10 +8,9 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -21,18 +20,25 @@ from kuaidan.accounts.domain import Role
 from kuaidan.core import outbox
 from kuaidan.merchants import service as merchants
 from kuaidan.merchants.domain import SIGNATURE_HEADER, verify_webhook_signature
+from kuaidan.ordering.events import OrderPaid
 from tests.conftest import LiveServer
 
+# Far above any order the other tests place: ordering's own handler of ``order.paid`` finds no
+# such order and leaves it alone.
+NO_ORDER = 900_000_000
 
-@dataclass(frozen=True)
-class OrderPaidLike:
-    """The shape of the ordering area's order events, as far as webhooks care."""
 
-    topic: ClassVar[str] = "order.paid"
-    order_id: int
-    number: str
-    merchant_id: int
-    total_fen: int
+def order_paid(order_id: int, number: str, merchant_id: int, total_fen: int) -> OrderPaid:
+    """An ``order.paid`` as ordering publishes it, of an order that is not in the database."""
+    return OrderPaid(
+        order_id=NO_ORDER + order_id,
+        number=number,
+        buyer_id=NO_ORDER,
+        merchant_id=merchant_id,
+        total_fen=total_fen,
+        currency="CNY",
+        paid_at=datetime.now(UTC),
+    )
 
 
 class Receiver:
@@ -102,7 +108,7 @@ async def _merchant_client(server: LiveServer, unique: str) -> tuple[int, httpx.
     return shop.id, client
 
 
-async def _publish(server: LiveServer, event: OrderPaidLike) -> int:
+async def _publish(server: LiveServer, event: OrderPaid) -> int:
     uow = server.uow()
     try:
         async with uow.atomic():
@@ -132,7 +138,7 @@ async def test_order_event_reaches_the_receiver_signed(
         listed = (await client.get("/api/v1/merchant/webhooks")).json()
         assert [w["url"] for w in listed] == [receiver.url] and "secret" not in listed[0]
 
-        event_id = await _publish(server, OrderPaidLike(7, "KD1", merchant_id, 12900))
+        event_id = await _publish(server, order_paid(7, "KD1", merchant_id, 12900))
         await _wait_for(lambda: len(receiver.requests) >= 1)
         headers, body = receiver.requests[0]
         assert headers["Kuaidan-Event-Id"] == str(event_id)
@@ -155,11 +161,11 @@ async def test_failed_delivery_is_retried_and_other_merchants_get_nothing(
             "/api/v1/merchant/webhooks", json={"url": receiver.url, "topics": ["order.paid"]}
         )
         receiver.fail_next = 1
-        await _publish(server, OrderPaidLike(8, "KD2", merchant_id + 100_000, 1))  # not theirs
-        await _publish(server, OrderPaidLike(9, "KD3", merchant_id, 500))
+        await _publish(server, order_paid(8, "KD2", merchant_id + 100_000, 1))  # not theirs
+        await _publish(server, order_paid(9, "KD3", merchant_id, 500))
         await _wait_for(lambda: len(receiver.requests) >= 2)
         bodies = [json.loads(body)["data"]["order_id"] for _, body in receiver.requests]
-        assert bodies == [9, 9], "one failure, one retry, and nothing for another merchant"
+        assert bodies == [NO_ORDER + 9] * 2, "one failure, one retry, nothing for another shop"
 
 
 @pytest.mark.parametrize(

@@ -5,21 +5,19 @@ it had when it lived in the ordering core: its inbox is found by that name."""
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord
-from kuaidan.core.worker import Registry, Subscription
+from kuaidan.core.worker import Envelope, Registry, Subscription
 from kuaidan.ordering.changes import service as changes
 from kuaidan.payments.events import PaymentSucceeded
 
 
-async def on_change_paid(uow: UnitOfWork, record: EventRecord) -> None:
+async def on_change_paid(uow: UnitOfWork, envelope: Envelope[PaymentSucceeded]) -> None:
     """The extra payment of a dearer change before shipping: the change is applied."""
-    event: PaymentSucceeded = record.load(PaymentSucceeded)
-    await changes.record_change_payment(uow=uow, reference=event.reference)
+    await changes.record_change_payment(uow=uow, reference=envelope.event.reference)
 
 
 REGISTRY = Registry(
     subscriptions=[
         # A change's extra payment (other payments are not a change's and are left alone).
-        Subscription("ordering.change_paid", PaymentSucceeded.topic, on_change_paid),
+        Subscription("ordering.change_paid", PaymentSucceeded, on_change_paid),
     ]
 )

@@ -5,8 +5,7 @@ handlers keep the names they had in the ordering core: their inboxes are found b
 from __future__ import annotations
 
 from kuaidan.core.db import UnitOfWork
-from kuaidan.core.outbox import EventRecord
-from kuaidan.core.worker import Registry, Subscription
+from kuaidan.core.worker import Envelope, Registry, Subscription
 from kuaidan.logistics.events import (
     ShipmentInterceptionRequested,
     ShipmentInterceptionResult,
@@ -15,28 +14,31 @@ from kuaidan.logistics.events import (
 from kuaidan.ordering.interception import service as interception
 
 
-async def on_interception_requested(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionRequested = record.load(ShipmentInterceptionRequested)
-    await interception.note_interception_sent(uow=uow, reference=event.reference)
+async def on_interception_requested(
+    uow: UnitOfWork, envelope: Envelope[ShipmentInterceptionRequested]
+) -> None:
+    await interception.note_interception_sent(uow=uow, reference=envelope.event.reference)
 
 
-async def on_interception_result(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
+async def on_interception_result(
+    uow: UnitOfWork, envelope: Envelope[ShipmentInterceptionResult]
+) -> None:
+    event = envelope.event
     await interception.record_interception_result(
         uow=uow, reference=event.reference, succeeded=event.succeeded, message=event.message
     )
 
 
-async def tell_buyer_of_interception(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentInterceptionResult = record.load(ShipmentInterceptionResult)
+async def tell_buyer_of_interception(
+    uow: UnitOfWork, envelope: Envelope[ShipmentInterceptionResult]
+) -> None:
     await interception.tell_buyer_of_failure(
-        uow=uow, reference=event.reference, succeeded=event.succeeded
+        uow=uow, reference=envelope.event.reference, succeeded=envelope.event.succeeded
     )
 
 
-async def on_shipment_returned(uow: UnitOfWork, record: EventRecord) -> None:
-    event: ShipmentReturned = record.load(ShipmentReturned)
-    await interception.record_parcel_returned(uow=uow, reference=event.reference)
+async def on_shipment_returned(uow: UnitOfWork, envelope: Envelope[ShipmentReturned]) -> None:
+    await interception.record_parcel_returned(uow=uow, reference=envelope.event.reference)
 
 
 REGISTRY = Registry(
@@ -44,20 +46,18 @@ REGISTRY = Registry(
         # Interception after shipping: each answer moves the order's case one step.
         Subscription(
             "ordering.interception_sent",
-            ShipmentInterceptionRequested.topic,
+            ShipmentInterceptionRequested,
             on_interception_requested,
         ),
         Subscription(
-            "ordering.interception_result", ShipmentInterceptionResult.topic, on_interception_result
+            "ordering.interception_result", ShipmentInterceptionResult, on_interception_result
         ),
         Subscription(
             "ordering.tell_buyer_of_interception",
-            ShipmentInterceptionResult.topic,
+            ShipmentInterceptionResult,
             tell_buyer_of_interception,
             transactional=False,
         ),
-        Subscription(
-            "ordering.interception_returned", ShipmentReturned.topic, on_shipment_returned
-        ),
+        Subscription("ordering.interception_returned", ShipmentReturned, on_shipment_returned),
     ]
 )
