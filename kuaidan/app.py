@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from kuaidan import deps, openapi
 from kuaidan.accounts import api as accounts_api
@@ -25,6 +25,7 @@ from kuaidan.bootstrap import Container, build_container
 from kuaidan.catalog import api as catalog_api
 from kuaidan.catalog import pages as catalog_pages
 from kuaidan.config import Settings, load_settings
+from kuaidan.core.asgi import HttpMiddleware, ResponseStart
 from kuaidan.core.db import database_unavailable
 from kuaidan.core.errors import DomainError, ServiceUnavailable, Unauthorized
 from kuaidan.core.logs import RequestContextMiddleware
@@ -166,7 +167,7 @@ def _add_middleware(app: FastAPI, settings: Settings, session_key: str) -> None:
     app.add_middleware(RequestContextMiddleware)  # outermost: every line of the request has its ids
 
 
-class ErrorAnswerMiddleware:
+class ErrorAnswerMiddleware(HttpMiddleware):
     """Answers an exception that escaped the routes and inner middleware with a complete
     response: 503 with Retry-After when the database cannot be reached, else 500.
 
@@ -176,25 +177,12 @@ class ErrorAnswerMiddleware:
     usable. After the response has started it cannot be completed, so it is raised on.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = ResponseStart(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, answer)
         except Exception as exc:
-            if started:
+            if answer.started:
                 raise
             # A failure before the session middleware ran still renders the error page.
             scope.setdefault("session", {})

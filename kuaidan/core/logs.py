@@ -20,7 +20,9 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from kuaidan.core.asgi import Headers, HttpMiddleware, ResponseStart
 
 LogFormat = Literal["json", "console"]
 REQUEST_ID_HEADER = "x-request-id"
@@ -105,25 +107,16 @@ def request_ids(headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
     return request_id or secrets.token_hex(8), trace_id or secrets.token_hex(16)
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Binds ``request_id`` and ``trace_id`` for the request's lines and answers with its
     ``X-Request-ID``, so that a client's report can be found in the logs."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id, trace_id = request_ids(scope.get("headers", []))
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
-            await send(message)
+        def add_id(headers: Headers) -> Headers:
+            kept = [h for h in headers if h[0] != b"x-request-id"]
+            return [*kept, (b"x-request-id", request_id.encode("latin-1"))]
 
         with bound(request_id=request_id, trace_id=trace_id):
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, ResponseStart(send, edit=add_id))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from kuaidan.core.asgi import HttpMiddleware, ResponseStart
 
 REQUESTS = Counter(
     "kuaidan_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -21,28 +23,16 @@ ERRORS = Counter(
 )
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Count requests and time them, labelled by route template (never by raw path)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = ResponseStart(send)
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, answer)
         finally:
+            status = answer.status or 500
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")

@@ -2,62 +2,53 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kuaidan.core.asgi import Headers, HttpMiddleware, ResponseStart, send_json
 from kuaidan.security.domain import DEVICE_COOKIE
 
+HARDENING = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' "
+        b"'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; "
+        b"form-action 'self' https:",
+    ),
+]
 
-class SecurityHeadersMiddleware:
+
+class SecurityHeadersMiddleware(HttpMiddleware):
     """HSTS on HTTPS responses, plus the usual hardening headers on every response."""
 
     def __init__(self, app: ASGIApp, *, hsts_max_age_s: int = 31_536_000) -> None:
-        self.app = app
+        super().__init__(app)
         self.hsts = f"max-age={hsts_max_age_s}; includeSubDomains".encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        is_https = scope.get("scheme") == "https"
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = list(HARDENING)
+        if scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", self.hsts))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"),
-                    (
-                        b"content-security-policy",
-                        b"default-src 'self'; img-src 'self' data:; style-src 'self' "
-                        b"'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; "
-                        b"form-action 'self' https:",
-                    ),
-                ]
-                if is_https:
-                    extra.append((b"strict-transport-security", self.hsts))
-                headers.extend(h for h in extra if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
+        def add(headers: Headers) -> Headers:
+            present = {name.lower() for name, _ in headers}
+            return headers + [h for h in extra if h[0] not in present]
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, ResponseStart(send, edit=add))
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     """Refuse bodies over ``max_bytes`` with 413, whether announced or streamed."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -69,7 +60,6 @@ class BodySizeLimitMiddleware:
                     await _reject(send, 413, "payload_too_large", self._message())
                     return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -80,16 +70,11 @@ class BodySizeLimitMiddleware:
                     raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        answer = ResponseStart(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, answer)
         except _BodyTooLarge:
-            if not response_started:
+            if not answer.started:
                 await _reject(send, 413, "payload_too_large", self._message())
 
     def _message(self) -> str:
@@ -101,21 +86,10 @@ class _BodyTooLarge(Exception):
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"error": {"code": code, "message": message}})
 
 
-class DeviceCookieMiddleware:
+class DeviceCookieMiddleware(HttpMiddleware):
     """Give every browser a first-party device id (``kd_device``) on its first page view.
 
     Payment risk reads it to recognise a device it has seen before. Only HTML responses to
@@ -126,24 +100,16 @@ class DeviceCookieMiddleware:
     COOKIE = DEVICE_COOKIE
     MAX_AGE_S = 2 * 365 * 24 * 3600
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def applies(self, scope: Scope) -> bool:
+        return scope.get("method") == "GET" and not self._has_cookie(scope)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "GET" or self._has_cookie(scope):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        def add(headers: Headers) -> Headers:
+            if dict(headers).get(b"content-type", b"").startswith(b"text/html"):
+                headers.append((b"set-cookie", self._cookie()))
+            return headers
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html"):
-                    headers.append((b"set-cookie", self._cookie()))
-                    message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, ResponseStart(send, edit=add))
 
     def _has_cookie(self, scope: Scope) -> bool:
         for name, value in scope.get("headers", []):

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kuaidan.core.asgi import HttpMiddleware, header
 from kuaidan.core.batching import MicroBatcher
 from kuaidan.core.ports import Adapters
 from kuaidan.inventory.domain import OutOfStock
@@ -55,11 +56,11 @@ class PlacedKeys:
         return [key in placed for key in keys]
 
 
-class SoldOutEdge:
+class SoldOutEdge(HttpMiddleware):
     """Answers checkouts of SKUs known sold out here; passes everything else on."""
 
     def __init__(self, app: ASGIApp, *, path: str = CHECKOUTS_PATH) -> None:
-        self.app = app
+        super().__init__(app)
         self.path = path
         self._keys: PlacedKeys | None = None
 
@@ -68,14 +69,10 @@ class SoldOutEdge:
             self._keys = PlacedKeys(container)
         return self._keys
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "POST"
-            or scope.get("path") != self.path
-        ):
-            await self.app(scope, receive, send)
-            return
+    def applies(self, scope: Scope) -> bool:
+        return scope.get("method") == "POST" and scope.get("path") == self.path
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         container = _container(scope)
         gate = None if container is None else _flash_gate(container)
         if gate is None or not gate.marks:
@@ -84,7 +81,7 @@ class SoldOutEdge:
         body, ended = await _read_body(receive)
         answer = _sold_out(gate, scope, body) if ended else None
         if answer is not None:
-            key = _header(scope, b"idempotency-key") or ""
+            key = header(scope, b"idempotency-key") or ""
             if await self._placed_keys(container).placed(key):
                 answer = None
         if answer is None:
@@ -131,19 +128,12 @@ def _replay(body: bytes, ended: bool, receive: Receive) -> Receive:
     return replay
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def _sold_out(gate: FlashSale, scope: Scope, body: bytes) -> OutOfStock | None:
     """The OutOfStock to answer with if the key was never placed, or None for the
     application to answer."""
-    authorization = _header(scope, b"authorization") or ""
-    key = _header(scope, b"idempotency-key")
-    content_type = _header(scope, b"content-type") or ""
+    authorization = header(scope, b"authorization") or ""
+    key = header(scope, b"idempotency-key")
+    content_type = header(scope, b"content-type") or ""
     if (
         key is None
         or not authorization.lower().startswith("bearer ")
