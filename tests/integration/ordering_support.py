@@ -13,29 +13,25 @@ import httpx
 import pytest
 from PIL import Image
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork
 from kuaidan.inventory import service as inventory
 from kuaidan.logistics import service as logistics
-from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ShippingSettings
 from kuaidan.ordering.domain import parse_order_number, stock_holder
 from kuaidan.ordering.service._common import order_number_key
 from tests.conftest import LiveServer, PaySandbox, eventually
+from tests.factories import PASSWORD as PASSWORD  # the ordering tests' users' password
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
-PASSWORD = "correct horse battery"
-ADDRESS = {
-    "recipient": "李四",
-    "phone": "+86 139-1234-5678",
-    "province": "浙江省",
-    "city": "杭州市",
-    "district": "西湖区",
-    "line": "文三路 90 号 3 幢 501",
-    "postcode": "310012",
-}
+# The buyers' delivery address (Hangzhou), as their client posts it.
+ADDRESS = AddressFactory.body()
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -82,20 +78,12 @@ async def open_market(server: LiveServer) -> Market:
     """Two shops shipping from places the carriers serve, and a category of their goods."""
     token = uuid.uuid4().hex[:10]
     async with opened(server) as uow:
-        a = await merchants.create_merchant(
-            uow=uow, slug=f"a-{token}", name=f"甲店{token}", name_en=f"Shop A {token}"
-        )
-        b = await merchants.create_merchant(
-            uow=uow, slug=f"b-{token}", name=f"乙店{token}", name_en=f"Shop B {token}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"goods-{token}", name="百货", name_en="Goods")
         # Both shops ship from a place the carriers serve; orders go out through logistics.
+        a = await MerchantFactory.create(uow, slug=f"a-{token}", ships_from=("上海", "上海"))
+        b = await MerchantFactory.create(uow, slug=f"b-{token}", ships_from=("江苏", "南京"))
+        category = await CategoryFactory.create(uow, slug=f"goods-{token}")
         await logistics.ensure_default_carriers(uow=uow)
-        for shop, (province, city) in ((a.id, ("上海", "上海")), (b.id, ("江苏", "南京"))):
-            await merchants.set_shipping_settings(
-                uow=uow, merchant_id=shop, settings=ShippingSettings(province, city, False)
-            )
-    return Market(token, f"goods-{token}", a.id, b.id)
+    return Market(token, category.slug, a.id, b.id)
 
 
 async def new_sku(
@@ -106,16 +94,14 @@ async def new_sku(
     picture = server.settings.data_dir / "media" / "products" / code / "1.png"
     picture.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (8, 8), (200, 60, 40)).save(picture)
-    product = NewProduct(
-        title=f"测试商品 Item {code} {market.token}",
-        description="",
-        category_slug=market.category,
-        specs=[],
-        images=[f"products/{code}/1.png"],
-        skus=[NewSku(f"SKU-{code}", {"颜色 Colour": "黑色 Black"}, price, stock)],
-    )
     async with opened(server) as uow:
-        detail = await catalog.create_product(uow=uow, merchant_id=merchant_id, product=product)
+        detail = await ProductFactory.create(
+            uow,
+            merchant_id=merchant_id,
+            category_slug=market.category,
+            images=[f"products/{code}/1.png"],
+            skus=[SkuFactory.build(price_fen=price, stock=stock)],
+        )
     return detail.skus[0].id
 
 
@@ -131,11 +117,11 @@ async def token_for(api: httpx.AsyncClient, email: str) -> str:
 
 
 async def new_buyer(api: httpx.AsyncClient) -> Buyer:
-    name = uuid.uuid4().hex[:10]
-    body = {"email": f"b-{name}@example.com", "password": PASSWORD, "display_name": name}
+    new = UserFactory.build()
+    body = {"email": new.email, "password": new.password, "display_name": new.display_name}
     user = await api.post("/api/v1/auth/register", json=body)
     assert user.status_code == 201, user.text
-    token = await token_for(api, body["email"])
+    token = await token_for(api, new.email)
     address = await api.post("/api/v1/me/addresses", json=ADDRESS, headers=bearer(token))
     assert address.status_code == 201, address.text
     return Buyer(user.json()["id"], token, address.json()["id"])
@@ -144,17 +130,9 @@ async def new_buyer(api: httpx.AsyncClient) -> Buyer:
 async def staff(
     server: LiveServer, api: httpx.AsyncClient, role: Role, merchant_id: int | None = None
 ) -> dict[str, str]:
-    email = f"{role.value}-{uuid.uuid4().hex[:10]}@example.com"
     async with opened(server) as uow:
-        await accounts.create_user(
-            uow=uow,
-            email=email,
-            password=PASSWORD,
-            role=role,
-            display_name=role.value,
-            merchant_id=merchant_id,
-        )
-    return bearer(await token_for(api, email))
+        user = await UserFactory.create(uow, role=role, merchant_id=merchant_id)
+    return bearer(await token_for(api, user.email))
 
 
 async def place(

@@ -17,8 +17,8 @@ from kuaidan.accounts.domain import Role
 from kuaidan.accounts.models import ApiToken, User
 from kuaidan.cli import app as cli_app
 from kuaidan.core.errors import NotFound
+from tests.factories import PASSWORD, UserFactory
 
-PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 HTML = {"accept": "text/html"}
 
@@ -52,16 +52,13 @@ async def token_for(api, email: str, password: str = PASSWORD) -> str:
     return str(response.json()["token"])
 
 
-async def staff_token(server, api, unique: str, role: Role) -> str:
-    email = f"{role.value}-{unique}@example.com"
+async def staff_token(server, api, role: Role) -> str:
     uow = server.uow()
     try:
-        await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=role, display_name=role.value
-        )
+        user = await UserFactory.create(uow, role=role)
     finally:
         await uow.close()
-    return await token_for(api, email)
+    return await token_for(api, user.email)
 
 
 async def raw_rows(server, sql: str, **params) -> list[dict[str, Any]]:
@@ -364,7 +361,7 @@ async def test_a_buyer_may_not_list_accounts_but_an_admin_may(server, api, uniqu
     assert denied.json()["error"]["code"] == "forbidden"
     assert (await api.get("/api/v1/admin/users")).status_code == 401
 
-    admin_token = await staff_token(server, api, unique, Role.ADMIN)
+    admin_token = await staff_token(server, api, Role.ADMIN)
     listed = await api.get(
         "/api/v1/admin/users",
         params={"role": "buyer", "page_size": 100},
@@ -381,7 +378,7 @@ async def test_a_buyer_may_not_list_accounts_but_an_admin_may(server, api, uniqu
 
 
 async def test_the_address_book_is_for_buyers(server, api, unique):
-    token = await staff_token(server, api, unique, Role.AGENT)
+    token = await staff_token(server, api, Role.AGENT)
     response = await api.get("/api/v1/me/addresses", headers=bearer(token))
     assert response.status_code == 403
 

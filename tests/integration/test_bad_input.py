@@ -22,9 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import inspect, text
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from tests.conftest import LiveServer
+from tests.factories import PASSWORD, UserFactory
 
 UNKNOWN_ID = "987654321"
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -235,20 +235,14 @@ async def _row_counts(server: LiveServer) -> dict[str, int]:
         await uow.close()
 
 
-async def _admin_token(
-    server: LiveServer, api: httpx.AsyncClient, unique: str, role: Role = Role.ADMIN
-) -> str:
-    email = f"sweep-{role.value}-{unique}@ops.kuaidan.test"
-    password = f"sweep-pass-{unique}"
+async def _admin_token(server: LiveServer, api: httpx.AsyncClient, role: Role = Role.ADMIN) -> str:
     uow = server.uow()
     try:
-        await accounts.create_user(
-            uow=uow, email=email, password=password, role=role, display_name="sweeper"
-        )
+        user = await UserFactory.create(uow, role=role, display_name="sweeper")
     finally:
         await uow.close()
     response = await api.post(
-        "/api/v1/auth/tokens", json={"email": email, "password": password, "name": "sweep"}
+        "/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD, "name": "sweep"}
     )
     assert response.status_code == 201, response.text
     return str(response.json()["token"])
@@ -286,9 +280,9 @@ def _check(probe: Probe, response: httpx.Response, failures: list[str]) -> bool:
 
 
 async def test_api_sweep_answers_bad_input_with_clear_4xx_and_writes_nothing(
-    server: LiveServer, api: httpx.AsyncClient, unique: str
+    server: LiveServer, api: httpx.AsyncClient
 ) -> None:
-    token = await _admin_token(server, api, unique)
+    token = await _admin_token(server, api)
     schema = (await api.get("/openapi.json")).json()
     before = await _row_counts(server)
     failures: list[str] = []
@@ -313,10 +307,10 @@ async def test_api_sweep_answers_bad_input_with_clear_4xx_and_writes_nothing(
 
 
 async def test_api_sweep_refuses_impossible_ids_and_control_characters(
-    server: LiveServer, api: httpx.AsyncClient, unique: str
+    server: LiveServer, api: httpx.AsyncClient
 ) -> None:
     roles = (Role.ADMIN, Role.BUYER, Role.MERCHANT)  # one of them may call each route
-    tokens = [await _admin_token(server, api, unique, role) for role in roles]
+    tokens = [await _admin_token(server, api, role) for role in roles]
     schema = (await api.get("/openapi.json")).json()
     before = await _row_counts(server)
     failures: list[str] = []

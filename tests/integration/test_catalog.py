@@ -26,6 +26,7 @@ from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
 from kuaidan.inventory import service as inventory
 from kuaidan.merchants import service as merchants
+from tests.factories import CategoryFactory, MerchantFactory, ProductFactory, SkuFactory
 
 COLOUR, SIZE = "颜色 Colour", "尺码 Size"
 HTML = {"accept": "text/html"}
@@ -54,10 +55,18 @@ class Shop:
 
 
 def tee_product(token: str, category: str) -> NewProduct:
-    def sku(code: str, colour: str, size: str, price: int, stock: int) -> NewSku:
-        return NewSku(f"{code}-{token}", {COLOUR: colour, SIZE: size}, price, stock, 12900)
+    """A tee in three variants (list price 129 yuan); its SKU codes are the token's own."""
 
-    return NewProduct(
+    def sku(code: str, colour: str, size: str, price: int, stock: int) -> NewSku:
+        return SkuFactory.build(
+            code=f"{code}-{token}",
+            attributes={COLOUR: colour, SIZE: size},
+            price_fen=price,
+            stock=stock,
+            list_price_fen=12900,
+        )
+
+    return ProductFactory.build(
         title=f"纯棉宽松T恤 Cotton Relaxed Tee {token}",
         description="260g重磅精梳棉 heavyweight combed cotton",
         category_slug=category,
@@ -72,15 +81,12 @@ def tee_product(token: str, category: str) -> NewProduct:
 
 
 def simple_product(
-    token: str, title: str, category: str, price: int, stock: int, description: str = ""
+    title: str, category: str, price: int, stock: int, description: str = ""
 ) -> NewProduct:
-    return NewProduct(
-        title=title,
-        description=description,
-        category_slug=category,
-        specs=[],
-        images=[],
-        skus=[NewSku(f"S-{uuid.uuid4().hex[:8]}-{token}", {}, price, stock)],
+    """A product of one SKU with no variant attributes."""
+    sku = SkuFactory.build(attributes={}, price_fen=price, stock=stock)
+    return ProductFactory.build(
+        title=title, description=description, category_slug=category, skus=[sku]
     )
 
 
@@ -90,29 +96,27 @@ async def shop(server) -> Shop:
     token = uuid.uuid4().hex[:10]
     parent, child, kitchen = f"wear-{token}", f"tees-{token}", f"kitchen-{token}"
     async with opened(server) as uow:
-        merchant = await merchants.create_merchant(
-            uow=uow, slug=f"shop-{token}", name=f"潮流小店{token}", name_en=f"Trendy {token}"
+        merchant = await MerchantFactory.create(
+            uow, slug=f"shop-{token}", name=f"潮流小店{token}", name_en=f"Trendy {token}"
         )
-        await catalog.ensure_category(uow=uow, slug=parent, name="服饰", name_en="Clothing")
-        await catalog.ensure_category(
-            uow=uow, slug=child, name="T恤", name_en="Tees", parent_slug=parent
+        await CategoryFactory.create(uow, slug=parent, name="服饰", name_en="Clothing")
+        await CategoryFactory.create(
+            uow, slug=child, name="T恤", name_en="Tees", parent_slug=parent
         )
-        await catalog.ensure_category(uow=uow, slug=kitchen, name="厨房", name_en="Kitchen")
+        await CategoryFactory.create(uow, slug=kitchen, name="厨房", name_en="Kitchen")
 
         async def create(product: NewProduct) -> ProductDetail:
             return await catalog.create_product(uow=uow, merchant_id=merchant.id, product=product)
 
         tee = await create(tee_product(token, child))
-        coat = await create(simple_product(token, f"羊毛大衣 Wool Coat {token}", parent, 59900, 2))
+        coat = await create(simple_product(f"羊毛大衣 Wool Coat {token}", parent, 59900, 2))
         pan = await create(
             simple_product(
-                token, f"不粘锅 Nonstick Pan {token}", kitchen, 19900, 0, "适合电磁炉 induction"
+                f"不粘锅 Nonstick Pan {token}", kitchen, 19900, 0, "适合电磁炉 induction"
             )
         )
         bulk = [
-            await create(
-                simple_product(token, f"收纳盒 Storage Box {token} #{i}", kitchen, 1000 + i, 1)
-            )
+            await create(simple_product(f"收纳盒 Storage Box {token} #{i}", kitchen, 1000 + i, 1))
             for i in range(7)
         ]
     return Shop(token, merchant.id, parent, child, kitchen, tee, coat, pan, bulk)
@@ -164,14 +168,14 @@ async def test_taken_sku_code_and_invalid_listing_are_refused(server, shop):
             await catalog.create_product(
                 uow=uow, merchant_id=shop.merchant_id, product=tee_product(shop.token, shop.child)
             )
-        bad = simple_product(shop.token, "", shop.kitchen, 100, 1)
+        bad = simple_product("", shop.kitchen, 100, 1)
         with pytest.raises(InvalidInput):
             await catalog.create_product(uow=uow, merchant_id=shop.merchant_id, product=bad)
         with pytest.raises(NotFound):
             await catalog.create_product(
                 uow=uow,
                 merchant_id=10**9,
-                product=simple_product(shop.token, "No shop", shop.kitchen, 100, 1),
+                product=simple_product("No shop", shop.kitchen, 100, 1),
             )
 
 
@@ -197,13 +201,11 @@ async def test_search_finds_chinese_and_english_words_case_insensitively(api, sh
 
 async def test_search_matches_whole_words_not_parts_of_words(server, api, unique):
     async with opened(server) as uow:
-        merchant = await merchants.create_merchant(
-            uow=uow, slug=f"words-{unique}", name=f"词店{unique}", name_en=f"Words {unique}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"words-{unique}", name="杂货", name_en="Misc")
+        merchant = await MerchantFactory.create(uow)
+        category = await CategoryFactory.create(uow)
 
         async def create(title: str, description: str = "") -> int:
-            new = simple_product(unique, title, f"words-{unique}", 2000, 1, description)
+            new = simple_product(title, category.slug, 2000, 1, description)
             product = await catalog.create_product(uow=uow, merchant_id=merchant.id, product=new)
             return product.id
 
@@ -310,7 +312,7 @@ async def test_unlisted_products_are_hidden_from_buyers(server, api, shop):
         draft = await catalog.create_product(
             uow=uow,
             merchant_id=shop.merchant_id,
-            product=simple_product(shop.token, f"草稿 Draft {shop.token}", shop.kitchen, 500, 1),
+            product=simple_product(f"草稿 Draft {shop.token}", shop.kitchen, 500, 1),
             status="draft",
         )
     assert (await api.get(f"/api/v1/products/{draft.id}")).status_code == 404
@@ -354,7 +356,7 @@ async def test_setting_stock_to_zero_flips_in_stock_and_back(server, api, shop, 
         product = await catalog.create_product(
             uow=uow,
             merchant_id=shop.merchant_id,
-            product=simple_product(shop.token, f"保温杯 Flask {unique}", shop.kitchen, 4900, 4),
+            product=simple_product(f"保温杯 Flask {unique}", shop.kitchen, 4900, 4),
         )
         sku_id = product.skus[0].id
         sku = await catalog.set_stock(uow=uow, sku_id=sku_id, on_hand=0)
@@ -402,7 +404,7 @@ async def test_changing_a_sku_price_moves_the_product_price_range(server, api, s
         product = await catalog.create_product(
             uow=uow,
             merchant_id=shop.merchant_id,
-            product=simple_product(shop.token, f"砧板 Board {unique}", shop.kitchen, 3000, 4),
+            product=simple_product(f"砧板 Board {unique}", shop.kitchen, 3000, 4),
         )
         await catalog.set_sku_price(uow=uow, sku_id=product.skus[0].id, price_fen=2500)
         with pytest.raises(InvalidInput):
@@ -454,26 +456,19 @@ async def test_sku_query_parameter_selects_a_variant_without_javascript(api, sho
 
 async def test_the_product_picture_follows_the_chosen_colour(server, api, unique):
     async with opened(server) as uow:
-        merchant = await merchants.create_merchant(
-            uow=uow, slug=f"pics-{unique}", name=f"图店{unique}", name_en=f"Pics {unique}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"pics-{unique}", name="服饰", name_en="Wear")
+        merchant = await MerchantFactory.create(uow)
+        category = await CategoryFactory.create(uow, name="服饰", name_en="Wear")
         pictures = [f"products/{unique}/{n}.png" for n in (1, 2, 3)]
-        product = await catalog.create_product(
-            uow=uow,
+        product = await ProductFactory.create(
+            uow,
             merchant_id=merchant.id,
-            product=NewProduct(
-                title=f"卫衣 Hoodie {unique}",
-                description="",
-                category_slug=f"pics-{unique}",
-                specs=[],
-                images=pictures,
-                skus=[
-                    NewSku(f"H-{c}-{s}-{unique}", {COLOUR: colour, SIZE: s}, 9900, 3)
-                    for c, colour in (("BK", "黑色 Black"), ("GR", "灰色 Grey"))
-                    for s in ("M", "L")
-                ],
-            ),
+            category_slug=category.slug,
+            images=pictures,
+            skus=[
+                SkuFactory.build(attributes={COLOUR: colour, SIZE: size}, price_fen=9900, stock=3)
+                for colour in ("黑色 Black", "灰色 Grey")
+                for size in ("M", "L")
+            ],
         )
     black_m, _black_l, grey_m, _grey_l = product.skus
     data = sku_data((await api.get(f"/p/{product.id}", headers=HTML)).text)
@@ -525,7 +520,7 @@ async def test_search_page_paginates_with_links_that_keep_the_filters(api, serve
             await catalog.create_product(
                 uow=uow,
                 merchant_id=shop.merchant_id,
-                product=simple_product(shop.token, f"Paged {unique} {i}", shop.kitchen, 100, 1),
+                product=simple_product(f"Paged {unique} {i}", shop.kitchen, 100, 1),
             )
     params = {"q": f"Paged {unique}", "in_stock": "1", "sort": "newest"}
     html = (await api.get("/search", params=params, headers=HTML)).text

@@ -26,15 +26,19 @@ import pytest
 from sqlalchemy import text
 
 from kuaidan.accounts import service as accounts
-from kuaidan.accounts.domain import Role
 from kuaidan.bench.spawn import free_port
 from kuaidan.bootstrap import build_container
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.config import Settings
 from kuaidan.inventory import service as inventory
-from kuaidan.merchants import service as merchants
 from tests.conftest import isolated_database
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -120,38 +124,16 @@ async def _open_shop(settings: Settings) -> Shop:
     container = build_container(settings)
     uow = container.unit_of_work()
     try:
-        shop = await merchants.create_merchant(
-            uow=uow, slug="durable", name="耐久店", name_en="Durable Shop"
-        )
-        await catalog.ensure_category(uow=uow, slug="durable", name="耐久", name_en="Durable")
-        product = await catalog.create_product(
-            uow=uow,
+        shop = await MerchantFactory.create(uow)
+        category = await CategoryFactory.create(uow)
+        product = await ProductFactory.create(
+            uow,
             merchant_id=shop.id,
-            product=NewProduct(
-                title="耐久测试 Durability",
-                description="",
-                category_slug="durable",
-                specs=[],
-                images=[],
-                skus=[NewSku(f"DUR-{i}", {"n": str(i)}, 990 + i, 1000) for i in range(3)],
-            ),
+            category_slug=category.slug,
+            skus=[SkuFactory.build(price_fen=990 + i, stock=1000) for i in range(3)],
         )
-        buyer = await accounts.create_user(
-            uow=uow,
-            email="durable@buyer.kuaidan.test",
-            password="durable-password",
-            role=Role.BUYER,
-            display_name="durable",
-        )
-        address = await accounts.add_address(
-            uow=uow,
-            user_id=buyer.id,
-            recipient="王五",
-            phone="13800138000",
-            province="上海",
-            city="上海",
-            line="南京东路 1 号",
-        )
+        buyer = await UserFactory.create(uow)
+        address = await AddressFactory.create(uow, user_id=buyer.id)
         token, _info = await accounts.issue_api_token(uow=uow, user_id=buyer.id, name="durable")
         return Shop(token, address.id, [s.id for s in product.skus], buyer.id)
     finally:

@@ -20,7 +20,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.core.db import UnitOfWork
 from kuaidan.logistics import service
@@ -35,11 +34,10 @@ from kuaidan.logistics.domain import (
 )
 from kuaidan.logistics.domain.carriers import PenaltyTerms, ServiceAgreement
 from kuaidan.logistics.domain.defaults import DEFAULT_CARRIERS
-from kuaidan.merchants import service as merchants
 from kuaidan.security import service as audit
 from tests.conftest import CarrierSandbox, LiveServer, eventually
+from tests.factories import PASSWORD, MerchantFactory, UserFactory
 
-PASSWORD = "correct horse battery"
 HTML = {"accept": "text/html,application/xhtml+xml"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 HANGZHOU = Place("浙江", "杭州")
@@ -81,28 +79,16 @@ class World:
 
 
 async def _user(server: LiveServer, role: Role, merchant_id: int | None = None) -> UserInfo:
-    email = f"{role.value}-{uuid.uuid4().hex[:10]}@example.com"
     async with opened(server) as uow:
-        return await accounts.create_user(
-            uow=uow,
-            email=email,
-            password=PASSWORD,
-            role=role,
-            display_name=f"{role.value} {email[:6]}",
-            merchant_id=merchant_id,
-        )
+        return await UserFactory.create(uow, role=role, merchant_id=merchant_id)
 
 
 @pytest.fixture(scope="module")
 async def world(server: LiveServer) -> World:
     token = uuid.uuid4().hex[:8]
     async with opened(server) as uow:
-        a = await merchants.create_merchant(
-            uow=uow, slug=f"lga-{token}", name=f"甲店{token}", name_en=f"A {token}"
-        )
-        b = await merchants.create_merchant(
-            uow=uow, slug=f"lgb-{token}", name=f"乙店{token}", name_en=f"B {token}"
-        )
+        a = await MerchantFactory.create(uow, slug=f"lga-{token}")
+        b = await MerchantFactory.create(uow, slug=f"lgb-{token}")
         await service.ensure_default_carriers(uow=uow)
     return World(
         admin=await _user(server, Role.ADMIN),

@@ -17,8 +17,6 @@ import httpx
 from PIL import Image
 
 from kuaidan.accounts.domain import Role
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.inventory import service as inventory
 from kuaidan.ordering.changes import service as ordering
 from kuaidan.ordering.domain import parse_order_number
@@ -26,9 +24,9 @@ from kuaidan.ordering.service._common import order_number_key
 from kuaidan.payments import service as payments
 from kuaidan.security import service as security
 from tests.conftest import LiveServer, PaySandbox, eventually
+from tests.factories import AddressFactory, ProductFactory, SkuFactory
 from tests.integration import ordering_support as support
 from tests.integration.ordering_support import (
-    ADDRESS,
     Buyer,
     Market,
     available,
@@ -45,7 +43,7 @@ from tests.integration.ordering_support import (
 market = support.market
 stock_stays_consistent = support.stock_stays_consistent
 
-OTHER_ADDRESS = {**ADDRESS, "province": "上海", "city": "上海", "district": "徐汇区"}
+OTHER_ADDRESS = AddressFactory.body(province="上海", city="上海", district="徐汇区")
 
 
 @dataclass
@@ -61,7 +59,7 @@ async def colours(
     """A product in three colours of one shop (black 3000, red 2500, white 3600 fen)."""
     code = uuid.uuid4().hex[:8]
     skus = [
-        NewSku(f"C-{code}-{price}", {"颜色 Colour": name}, price, units)
+        SkuFactory.build(attributes={"颜色 Colour": name}, price_fen=price, stock=units)
         for (name, price), units in zip(
             [("黑色 Black", 3000), ("红色 Red", 2500), ("白色 White", 3600)], stock, strict=True
         )
@@ -69,12 +67,14 @@ async def colours(
     picture = server.settings.data_dir / "media" / "products" / code / "1.png"
     picture.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (8, 8), (20, 60, 200)).save(picture)
-    product = NewProduct(
-        title=f"T恤 Tee {code} {market.token}", description="", category_slug=market.category,
-        specs=[], images=[f"products/{code}/1.png"], skus=skus,
-    )  # fmt: skip
     async with opened(server) as uow:
-        detail = await catalog.create_product(uow=uow, merchant_id=market.shop_a, product=product)
+        detail = await ProductFactory.create(
+            uow,
+            merchant_id=market.shop_a,
+            category_slug=market.category,
+            images=[f"products/{code}/1.png"],
+            skus=skus,
+        )
     ids = sorted((s.price_fen, s.id) for s in detail.skus)
     return Colours(black=ids[1][1], red=ids[0][1], white=ids[2][1])
 

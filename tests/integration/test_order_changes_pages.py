@@ -7,18 +7,17 @@ the shop marks packing started and rejects a change with its reason on its conso
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.ordering.domain import parse_order_number
 from kuaidan.ordering.service._common import order_number_key
 from kuaidan.security import service as security
 from tests.conftest import LiveServer
+from tests.factories import UserFactory
 from tests.integration import ordering_support as support
 from tests.integration.ordering_support import PASSWORD, available, opened, order
 from tests.integration.test_order_changes import colours, paid_tee
@@ -56,13 +55,9 @@ async def form_tokens(client: httpx.AsyncClient, path: str) -> dict[str, str]:
 
 
 async def user(server: LiveServer, role: Role, merchant_id: int | None = None) -> str:
-    email = f"{role.value}-{uuid.uuid4().hex[:10]}@example.com"
     async with opened(server) as uow:
-        await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=role, display_name=role.value,
-            merchant_id=merchant_id,
-        )  # fmt: skip
-    return email
+        created = await UserFactory.create(uow, role=role, merchant_id=merchant_id)
+    return created.email
 
 
 async def buyer_email(api: httpx.AsyncClient, buyer_id: int, token: str) -> str:

@@ -7,14 +7,12 @@ tells the buyer, bad requests change nothing, and redelivered events change noth
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.core.notify import dev_inbox
 from kuaidan.logistics import service as logistics
@@ -24,6 +22,7 @@ from kuaidan.ordering.interception import service as interception
 from kuaidan.ordering.service._common import order_number_key
 from kuaidan.security import service as security
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually
+from tests.factories import UserFactory
 from tests.integration import ordering_support as support
 from tests.integration.ordering_support import (
     ADDRESS,
@@ -159,14 +158,10 @@ async def expected_fee(server: LiveServer, reference: str) -> int:
 
 async def merchant_pages(server: LiveServer, market: Market, number: str) -> tuple[str, str]:
     """The shop's order page and its interception page, as a signed-in member of staff."""
-    email = f"m-{number[-8:]}-{market.token}@example.com"
     async with opened(server) as uow:
-        await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=Role.MERCHANT, display_name="m",
-            merchant_id=market.shop_a,
-        )  # fmt: skip
+        staff = await UserFactory.create(uow, role=Role.MERCHANT, merchant_id=market.shop_a)
     async with server.client(headers=HTML) as client:
-        form = {"email": email, "password": PASSWORD, "next": "/"}
+        form = {"email": staff.email, "password": PASSWORD, "next": "/"}
         form["csrf_token"] = await csrf(client, "/login")
         assert (await client.post("/login", data=form)).status_code == 303
         order_page = await client.get(f"/merchant/orders/{number}")
@@ -177,8 +172,8 @@ async def merchant_pages(server: LiveServer, market: Market, number: str) -> tup
 
 async def buyer_with_email(api: httpx.AsyncClient) -> tuple[Buyer, str]:
     """A new buyer with an address, and the email to sign in on the pages with."""
-    name = uuid.uuid4().hex[:10]
-    body = {"email": f"i-{name}@example.com", "password": PASSWORD, "display_name": name}
+    new = UserFactory.build()
+    body = {"email": new.email, "password": new.password, "display_name": new.display_name}
     assert (await api.post("/api/v1/auth/register", json=body)).status_code == 201
     answer = await api.post("/api/v1/auth/tokens", json={k: body[k] for k in ("email", "password")})
     token = str(answer.json()["token"])

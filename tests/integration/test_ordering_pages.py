@@ -24,16 +24,21 @@ from sqlalchemy import text
 from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role, UserInfo
 from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.notify import dev_inbox
 from kuaidan.logistics import service as logistics
-from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ShippingSettings
 from kuaidan.risk import service as risk
 from tests.conftest import LiveServer, PaySandbox
+from tests.factories import (
+    PASSWORD,
+    AddressFactory,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
-PASSWORD = "correct horse battery"
 HTML = {"accept": "text/html,application/xhtml+xml"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE_RE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
@@ -95,34 +100,22 @@ class Market:
 async def market(server: LiveServer) -> Market:
     token = uuid.uuid4().hex[:10]
     async with opened(server) as uow:
-        a = await merchants.create_merchant(
-            uow=uow, slug=f"pa-{token}", name=f"甲店{token}", name_en=f"Shop A {token}"
-        )
-        b = await merchants.create_merchant(
-            uow=uow, slug=f"pb-{token}", name=f"乙店{token}", name_en=f"Shop B {token}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"pg-{token}", name="百货", name_en="Goods")
+        a = await MerchantFactory.create(uow, slug=f"pa-{token}", ships_from=("上海", "上海"))
+        b = await MerchantFactory.create(uow, slug=f"pb-{token}", ships_from=("上海", "上海"))
+        category = await CategoryFactory.create(uow, slug=f"pg-{token}")
         await logistics.ensure_default_carriers(uow=uow)
-        for shop in (a.id, b.id):
-            await merchants.set_shipping_settings(
-                uow=uow, merchant_id=shop, settings=ShippingSettings("上海", "上海", False)
-            )
-    return Market(token, f"pg-{token}", a.id, b.id)
+    return Market(token, category.slug, a.id, b.id)
 
 
 async def new_sku(server: LiveServer, market: Market, merchant_id: int, price: int) -> int:
     """A fresh listed product with one SKU and 20 in stock; returns the SKU's id."""
-    code = uuid.uuid4().hex[:8]
-    product = NewProduct(
-        title=f"页面商品 Page item {code}",
-        description="",
-        category_slug=market.category,
-        specs=[],
-        images=[],
-        skus=[NewSku(f"PG-{code}", {"颜色 Colour": "黑色 Black"}, price, 20)],
-    )
     async with opened(server) as uow:
-        detail = await catalog.create_product(uow=uow, merchant_id=merchant_id, product=product)
+        detail = await ProductFactory.create(
+            uow,
+            merchant_id=merchant_id,
+            category_slug=market.category,
+            skus=[SkuFactory.build(price_fen=price, stock=20)],
+        )
     return detail.skus[0].id
 
 
@@ -130,27 +123,10 @@ async def new_user(
     server: LiveServer, role: Role = Role.BUYER, merchant_id: int | None = None
 ) -> UserInfo:
     """An account (a buyer has one delivery address)."""
-    email = f"{role.value}-{uuid.uuid4().hex[:10]}@pages.example.com"
     async with opened(server) as uow:
-        user = await accounts.create_user(
-            uow=uow,
-            email=email,
-            password=PASSWORD,
-            role=role,
-            display_name=role.value,
-            merchant_id=merchant_id,
-        )
+        user = await UserFactory.create(uow, role=role, merchant_id=merchant_id)
         if role is Role.BUYER:
-            await accounts.add_address(
-                uow=uow,
-                user_id=user.id,
-                recipient="王五",
-                phone="+86 138-0000-1111",
-                province="上海市",
-                city="上海市",
-                district="徐汇区",
-                line="漕溪北路 88 号",
-            )
+            await AddressFactory.create(uow, user_id=user.id)
     return user
 
 

@@ -31,7 +31,6 @@ from hypothesis.stateful import (
 
 from kuaidan.bootstrap import Container, build_container
 from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.config import Settings
 from kuaidan.core.db import TransactionAborted, UnitOfWork
 from kuaidan.core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -39,6 +38,7 @@ from kuaidan.inventory import service as inventory
 from kuaidan.inventory.domain import OutOfStock, PurchaseLimitExceeded, ReservationStatus
 from kuaidan.merchants import service as merchants
 from tests.conftest import isolated_database
+from tests.factories import CategoryFactory, MerchantFactory, ProductFactory, SkuFactory
 from tests.unit.test_inventory_domain import StockModel
 
 T = TypeVar("T")
@@ -72,10 +72,8 @@ SHOP, CATEGORY = "stock-shop", "stock-tests"
 
 
 async def open_shop(uow: UnitOfWork) -> int:
-    merchant = await merchants.create_merchant(
-        uow=uow, slug=SHOP, name="库存测试店", name_en="Stock tests"
-    )
-    await catalog.ensure_category(uow=uow, slug=CATEGORY, name="测试", name_en="Tests")
+    merchant = await MerchantFactory.create(uow, slug=SHOP)
+    await CategoryFactory.create(uow, slug=CATEGORY)
     return merchant.id
 
 
@@ -95,24 +93,14 @@ async def in_own_transaction(container: Container, call: Callable[[UnitOfWork], 
 
 async def list_skus(container: Container, *stock: int) -> list[int]:
     """A new listed product with one SKU per opening stock figure; the SKU ids, ascending."""
-    token = uuid.uuid4().hex[:8]
     async with opened(container) as uow:
         merchant = await merchants.get_merchant_by_slug(uow=uow, slug=SHOP)
         assert merchant is not None
-        product = await catalog.create_product(
-            uow=uow,
+        product = await ProductFactory.create(
+            uow,
             merchant_id=merchant.id,
-            product=NewProduct(
-                title=f"库存测试 Stock test {token}",
-                description="",
-                category_slug=CATEGORY,
-                specs=[],
-                images=[],
-                skus=[
-                    NewSku(f"ST-{token}-{i}", {"n": str(i)}, 1000, units)
-                    for i, units in enumerate(stock)
-                ],
-            ),
+            category_slug=CATEGORY,
+            skus=[SkuFactory.build(price_fen=1000, stock=units) for units in stock],
         )
     return sorted(sku.id for sku in product.skus)
 

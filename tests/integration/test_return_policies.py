@@ -13,16 +13,21 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.errors import InvalidInput, NotFound
 from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ReturnAddress
 from kuaidan.security import service as security
 from tests.conftest import LiveServer
-from tests.integration.ordering_support import PASSWORD, opened, staff
+from tests.factories import (
+    PASSWORD,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    ReturnAddressFactory,
+    UserFactory,
+)
+from tests.integration.ordering_support import opened, staff
 
 ADDRESS_PATH = "/api/v1/merchant/return-address"
 PAGE_PATH = "/merchant/settings/shipping"
@@ -50,11 +55,7 @@ async def shops(server: LiveServer) -> Shops:
     token = uuid.uuid4().hex[:10]
     async with opened(server) as uow:
         ids = [
-            (
-                await merchants.create_merchant(
-                    uow=uow, slug=f"{name}-{token}", name=f"退货{token}", name_en=f"Returns {token}"
-                )
-            ).id
+            (await MerchantFactory.create(uow, slug=f"{name}-{token}")).id
             for name in ("first", "second")
         ]
     return Shops(token, *ids)
@@ -66,7 +67,7 @@ async def shops(server: LiveServer) -> Shops:
 async def test_a_return_address_round_trips_and_is_encrypted_at_rest(
     server: LiveServer, shops: Shops
 ) -> None:
-    wanted = ReturnAddress("售后部 Returns", "+86 139-0000-1234", "上海", "上海", "漕溪北路 88 号")
+    wanted = ReturnAddressFactory.build(province="上海", city="上海")
     async with opened(server) as uow:
         assert await merchants.get_return_address(uow=uow, merchant_id=shops.second) is None
         saved = await merchants.set_return_address(
@@ -97,14 +98,14 @@ async def test_a_return_address_round_trips_and_is_encrypted_at_rest(
 async def test_setting_the_return_address_of_no_merchant_or_a_bad_one_is_refused(
     server: LiveServer, shops: Shops
 ) -> None:
-    good = ReturnAddress("售后", "021-88881234", "上海", "上海", "漕溪北路 88 号")
+    good = ReturnAddressFactory.build(phone="021-88881234")
     async with opened(server) as uow:
         with pytest.raises(NotFound):
             await merchants.set_return_address(uow=uow, merchant_id=987_654_321, address=good)
         with pytest.raises(NotFound):
             await merchants.get_return_address(uow=uow, merchant_id=987_654_321)
         with pytest.raises(InvalidInput):
-            bad = ReturnAddress("售后", "no phone", "上海", "上海", "漕溪北路 88 号")
+            bad = ReturnAddressFactory.build(phone="no phone")
             await merchants.set_return_address(uow=uow, merchant_id=shops.first, address=bad)
         assert await merchants.get_return_address(uow=uow, merchant_id=shops.first) is None
 
@@ -186,17 +187,11 @@ async def csrf(client: httpx.AsyncClient, path: str) -> str:
 
 
 async def logged_in(client: httpx.AsyncClient, server: LiveServer, merchant_id: int) -> None:
-    email = f"returns-{uuid.uuid4().hex[:10]}@pages.example.com"
     async with opened(server) as uow:
-        await accounts.create_user(
-            uow=uow,
-            email=email,
-            password=PASSWORD,
-            role=Role.MERCHANT,
-            display_name="售后",
-            merchant_id=merchant_id,
+        user = await UserFactory.create(
+            uow, role=Role.MERCHANT, display_name="售后", merchant_id=merchant_id
         )
-    form = {"email": email, "password": PASSWORD, "next": "/", "csrf_token": ""}
+    form = {"email": user.email, "password": PASSWORD, "next": "/", "csrf_token": ""}
     form["csrf_token"] = await csrf(client, "/login")
     assert (await client.post("/login", data=form)).status_code == 303
 
@@ -205,9 +200,7 @@ async def test_the_shipping_settings_page_shows_and_saves_the_return_address(
     server: LiveServer,
 ) -> None:
     async with opened(server) as uow:
-        shop = await merchants.create_merchant(
-            uow=uow, slug=f"page-{uuid.uuid4().hex[:10]}", name="页面店", name_en="Page shop"
-        )
+        shop = await MerchantFactory.create(uow)
     async with server.client(headers=HTML) as client:
         await logged_in(client, server, shop.id)
         first = await client.get(PAGE_PATH)
@@ -238,17 +231,10 @@ async def test_the_shipping_settings_page_shows_and_saves_the_return_address(
 
 
 async def product_in(server: LiveServer, shops: Shops, category_slug: str) -> int:
-    code = uuid.uuid4().hex[:8]
-    product = NewProduct(
-        title=f"退货测试 Returns {code}",
-        description="",
-        category_slug=category_slug,
-        specs=[],
-        images=[],
-        skus=[NewSku(f"RET-{code}", {"颜色 Colour": "红色 Red"}, 1990, 5)],
-    )
     async with opened(server) as uow:
-        detail = await catalog.create_product(uow=uow, merchant_id=shops.first, product=product)
+        detail = await ProductFactory.create(
+            uow, merchant_id=shops.first, category_slug=category_slug
+        )
     return detail.id
 
 
@@ -257,16 +243,10 @@ async def test_a_category_without_a_window_inherits_its_parents_and_a_child_may_
 ) -> None:
     t = shops.token
     async with opened(server) as uow:
-        fresh = await catalog.ensure_category(
-            uow=uow, slug=f"fresh-{t}", name="生鲜", name_en="Fresh", no_reason_return_days=0
-        )
-        await catalog.ensure_category(
-            uow=uow, slug=f"fruit-{t}", name="水果", name_en="Fruit", parent_slug=f"fresh-{t}"
-        )
-        await catalog.ensure_category(
-            uow=uow, slug=f"dried-{t}", name="果干", name_en="Dried", parent_slug=f"fruit-{t}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"plain-{t}", name="杂货", name_en="Plain")
+        fresh = await CategoryFactory.create(uow, slug=f"fresh-{t}", no_reason_return_days=0)
+        await CategoryFactory.create(uow, slug=f"fruit-{t}", parent_slug=f"fresh-{t}")
+        await CategoryFactory.create(uow, slug=f"dried-{t}", parent_slug=f"fruit-{t}")
+        await CategoryFactory.create(uow, slug=f"plain-{t}")
     assert fresh.no_reason_return_days == 0
     fruit = await product_in(server, shops, f"fruit-{t}")
     dried = await product_in(server, shops, f"dried-{t}")
@@ -307,7 +287,7 @@ async def test_an_admin_sets_a_window_through_the_api_and_it_is_audited(
 ) -> None:
     slug = f"custom-{shops.token}"
     async with opened(server) as uow:
-        await catalog.ensure_category(uow=uow, slug=slug, name="定制", name_en="Custom-made")
+        await CategoryFactory.create(uow, slug=slug)
     admin = await staff(server, api, Role.ADMIN)
     path = f"/api/v1/admin/categories/{slug}/return-window"
     saved = await api.put(path, json={"no_reason_return_days": 0}, headers=admin)
@@ -343,7 +323,7 @@ async def test_a_bad_window_is_a_422_and_changes_nothing(
 ) -> None:
     slug = f"custom-{shops.token}"
     async with opened(server) as uow:
-        await catalog.ensure_category(uow=uow, slug=slug, name="定制", name_en="Custom-made")
+        await CategoryFactory.create(uow, slug=slug)
     admin = await staff(server, api, Role.ADMIN)
     path = f"/api/v1/admin/categories/{slug}/return-window"
     refused = await api.put(path, json=body, headers=admin)

@@ -21,31 +21,26 @@ import httpx
 import pytest
 from sqlalchemy import bindparam, text
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UnitOfWork, UTCDateTime
 from kuaidan.core.notify import dev_inbox
 from kuaidan.inventory import service as inventory
-from kuaidan.merchants import service as merchants
 from kuaidan.payments import service as payments
 from kuaidan.payments.domain import PaymentStatus
 from kuaidan.risk import service as risk
 from kuaidan.risk.domain import RiskContext
 from kuaidan.security import service as security
 from tests.conftest import LiveServer, PaySandbox, eventually
+from tests.factories import (
+    PASSWORD,
+    AddressFactory,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
-PASSWORD = "correct horse battery"
-ADDRESS = {
-    "recipient": "赵六",
-    "phone": "+86 137-0000-1234",
-    "province": "广东省",
-    "city": "深圳市",
-    "district": "南山区",
-    "line": "科技园 8 栋 1203",
-    "postcode": "518057",
-}
 BIG_PRICE = 388_800  # 3,888 yuan: "high with no history"
 SMALL_PRICE = 1_990
 CODE_RE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
@@ -100,41 +95,30 @@ async def token_for(api: httpx.AsyncClient, email: str) -> str:
 async def staff(
     server: LiveServer, api: httpx.AsyncClient, role: Role, **extra: Any
 ) -> dict[str, str]:
-    email = f"{role.value}-{uuid.uuid4().hex[:10]}@risk.kuaidan.test"
     async with opened(server) as uow:
-        await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=role, display_name=role.value, **extra
-        )
-    return bearer(await token_for(api, email))
+        user = await UserFactory.create(uow, role=role, **extra)
+    return bearer(await token_for(api, user.email))
 
 
 @pytest.fixture(scope="module")
 async def shop(server: LiveServer) -> Shop:
     token = uuid.uuid4().hex[:10]
     async with opened(server) as uow:
-        merchant = await merchants.create_merchant(
-            uow=uow, slug=f"risk-{token}", name=f"风控店{token}", name_en=f"Risk Shop {token}"
-        )
-        await catalog.ensure_category(uow=uow, slug=f"risk-{token}", name="数码", name_en="Tech")
+        merchant = await MerchantFactory.create(uow, slug=f"risk-{token}")
+        category = await CategoryFactory.create(uow, slug=f"risk-{token}", name="数码")
     async with server.client() as api:
         crew = await staff(server, api, Role.MERCHANT, merchant_id=merchant.id)
         admin = await staff(server, api, Role.ADMIN)
-    return Shop(merchant.id, f"risk-{token}", crew, admin)
+    return Shop(merchant.id, category.slug, crew, admin)
 
 
 async def new_sku(server: LiveServer, shop: Shop, price: int, stock: int = 10) -> int:
-    code = uuid.uuid4().hex[:8]
-    product = NewProduct(
-        title=f"风控测试 Phone {code}",
-        description="",
-        category_slug=shop.category,
-        specs=[],
-        images=[],
-        skus=[NewSku(f"RISK-{code}", {"颜色 Colour": "黑色 Black"}, price, stock)],
-    )
     async with opened(server) as uow:
-        detail = await catalog.create_product(
-            uow=uow, merchant_id=shop.merchant_id, product=product
+        detail = await ProductFactory.create(
+            uow,
+            merchant_id=shop.merchant_id,
+            category_slug=shop.category,
+            skus=[SkuFactory.build(price_fen=price, stock=stock)],
         )
     return detail.skus[0].id
 
@@ -145,12 +129,14 @@ async def available(server: LiveServer, sku_id: int) -> int:
 
 
 async def new_buyer(api: httpx.AsyncClient) -> Buyer:
-    name = uuid.uuid4().hex[:10]
-    body = {"email": f"r-{name}@risk.kuaidan.test", "password": PASSWORD, "display_name": name}
+    new = UserFactory.build()
+    body = {"email": new.email, "password": new.password, "display_name": new.display_name}
     user = await api.post("/api/v1/auth/register", json=body)
     assert user.status_code == 201, user.text
-    token = await token_for(api, body["email"])
-    address = await api.post("/api/v1/me/addresses", json=ADDRESS, headers=bearer(token))
+    token = await token_for(api, new.email)
+    address = await api.post(
+        "/api/v1/me/addresses", json=AddressFactory.body(), headers=bearer(token)
+    )
     assert address.status_code == 201, address.text
     return Buyer(user.json()["id"], token, address.json()["id"], f"dev-{uuid.uuid4().hex}")
 
