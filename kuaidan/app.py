@@ -106,6 +106,16 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     _add_middleware(app, settings, session_key)
     _add_error_handlers(app)
     openapi.install(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    media_dir = settings.data_dir / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media_dir), name="media")
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every area's JSON routes under /api/v1 and its pages at the root."""
     page_deps = [Depends(deps.load_optional_user)]
     app.include_router(ops_api.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
@@ -130,11 +140,6 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(interception_pages.router, dependencies=page_deps)
     app.include_router(ordering_pages.router, dependencies=page_deps)
     app.include_router(logistics_pages.router, dependencies=page_deps)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    media_dir = settings.data_dir / "media"
-    media_dir.mkdir(parents=True, exist_ok=True)
-    app.mount("/media", StaticFiles(directory=media_dir), name="media")
-    return app
 
 
 async def _run_worker_later(worker: Worker, stop: asyncio.Event, delay_s: float) -> None:

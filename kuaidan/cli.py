@@ -9,7 +9,7 @@ import logging
 import logging.config
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -127,12 +127,10 @@ def demo(
 ) -> None:
     """Run a ready-made marketplace on SQLite: migrate, seed once, print logins, serve HTTPS."""
     if importlib.util.find_spec("PIL") is None:
-        console.print(
-            "[red]error:[/red] the demo draws its product pictures with Pillow, which is not "
-            "installed: pip install 'kuaidan\\[demo]' (make demo does)",
-            highlight=False,
+        _fail(
+            "the demo draws its product pictures with Pillow, which is not installed: "
+            "pip install 'kuaidan\\[demo]' (make demo does)"
         )
-        raise typer.Exit(2)
     from kuaidan.core.errors import DomainError
     from kuaidan.demo import console as demo_console
     from kuaidan.server import serve as run_server
@@ -143,21 +141,9 @@ def demo(
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines bury the banner
     problem = demo_console.sqlite_problem(settings)
     if problem:
-        console.print(f"[red]error:[/red] {problem}", highlight=False)
-        raise typer.Exit(2)
+        _fail(problem)
     if reset:
-        target = demo_console.database_file(settings)
-        if not yes and not sys.stdin.isatty():
-            console.print(
-                f"[red]error:[/red] --reset deletes {target} and the demo pictures, and there "
-                "is no terminal to ask: add --yes to go ahead.",
-                highlight=False,
-            )
-            raise typer.Exit(2)
-        if not yes:
-            typer.confirm(f"Delete {target} and the demo pictures?", abort=True)
-        for path in demo_console.reset_demo(settings):
-            console.print(f"removed {path}", highlight=False)
+        _reset_demo(settings, ask=not yes)
     _run(_upgrade)
     try:
         summary = _run(lambda s: demo_console.seed_with_progress(s, console))
@@ -188,6 +174,27 @@ def demo(
     finally:
         carrier.stop()
         gateway.stop()
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _reset_demo(settings: Settings, *, ask: bool) -> None:
+    """Delete the demo database and pictures, after asking unless told not to."""
+    from kuaidan.demo import console as demo_console
+
+    target = demo_console.database_file(settings)
+    if ask and not sys.stdin.isatty():
+        _fail(
+            f"--reset deletes {target} and the demo pictures, and there is no terminal to ask: "
+            "add --yes to go ahead."
+        )
+    if ask:
+        typer.confirm(f"Delete {target} and the demo pictures?", abort=True)
+    for path in demo_console.reset_demo(settings):
+        console.print(f"removed {path}", highlight=False)
 
 
 @app.command("sandbox-alipay")
