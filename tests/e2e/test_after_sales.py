@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.catalog.domain import NewSku
 from kuaidan.core.money import format_minor
 from kuaidan.ordering.aftersales import service as aftersales
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox, eventually
 from tests.e2e.test_order_journey import PASSWORD, TIMEOUT_MS, Shop, _open_shop, _watched_page
+from tests.factories import SkuFactory, UserFactory
 from tests.integration.ordering_support import PASSWORD as BUYER_PASSWORD
 from tests.integration.ordering_support import Buyer, bearer, order, paid_checkout
 from tests.integration.test_after_sales import deliver
@@ -208,10 +208,11 @@ async def _case(api: httpx.AsyncClient, item: Delivered) -> dict[str, Any]:
     return found
 
 
-def _skus(unique: str, code: str, price: int) -> list[NewSku]:
+def _skus(price: int) -> list[NewSku]:
+    """Sizes M and L at one price, five of each."""
     return [
-        NewSku(f"{unique}-{code}-M", {"尺码 Size": "M"}, price, 5),
-        NewSku(f"{unique}-{code}-L", {"尺码 Size": "L"}, price, 5),
+        SkuFactory.build(attributes={"尺码 Size": size}, price_fen=price, stock=5)
+        for size in ("M", "L")
     ]
 
 
@@ -224,7 +225,7 @@ async def test_a_no_reason_return_picked_up_is_refunded_less_the_parcel_back(
 ) -> None:
     from playwright.async_api import expect
 
-    item = await _delivered(server, pay_sandbox, unique, "tee", _skus(unique, "TEE", 5900))
+    item = await _delivered(server, pay_sandbox, unique, "tee", _skus(5900))
     problems: list[str] = []
     async with _buyer(browser, server, item, problems) as page:
         await expect(page.get_by_test_id("after-sales-card")).to_be_visible()
@@ -265,9 +266,7 @@ async def test_a_faulty_item_sent_back_by_the_buyer_is_refunded_with_the_parcel(
     from playwright.async_api import expect
 
     # Two bought, one back: the refund (the item and the parcel back) stays within what was paid.
-    item = await _delivered(
-        server, pay_sandbox, unique, "kettle", _skus(unique, "KT", 12900), quantity=2
-    )
+    item = await _delivered(server, pay_sandbox, unique, "kettle", _skus(12900), quantity=2)
     problems: list[str] = []
     async with _buyer(browser, server, item, problems) as page:
         await _ask(page, "quality", "底座漏水 The base leaks", quantity=1)
@@ -305,7 +304,10 @@ async def test_an_exchange_for_another_size_comes_back_and_the_new_one_arrives(
 ) -> None:
     from playwright.async_api import expect
 
-    skus = [*_skus(unique, "SH", 19900), NewSku(f"{unique}-SH-XL", {"尺码 Size": "XL"}, 19900, 0)]
+    skus = [
+        *_skus(19900),
+        SkuFactory.build(attributes={"尺码 Size": "XL"}, price_fen=19900, stock=0),
+    ]
     skus = [skus[0], skus[2], skus[1]]  # the buyer has L; XL is sold out
     item = await _delivered(server, pay_sandbox, unique, "shoe", skus)
     problems: list[str] = []
@@ -332,7 +334,7 @@ async def test_missing_items_are_refunded_once_the_shop_approves(
 ) -> None:
     from playwright.async_api import expect
 
-    item = await _delivered(server, pay_sandbox, unique, "socks", _skus(unique, "SK", 2900))
+    item = await _delivered(server, pay_sandbox, unique, "socks", _skus(2900))
     problems: list[str] = []
     async with _buyer(browser, server, item, problems) as page:
         await _ask(page, "missing", "包裹里没有 Not in the parcel")
@@ -345,16 +347,15 @@ async def test_missing_items_are_refunded_once_the_shop_approves(
     assert problems == [], f"errors on the pages: {problems}"
 
 
-async def _agent(server: LiveServer, unique: str) -> str:
-    email = f"agent-{unique}@support.kuaidan.test"
+async def _agent(server: LiveServer) -> str:
     uow = server.uow()
     try:
-        await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=Role.AGENT, display_name="客服 agent"
+        agent = await UserFactory.create(
+            uow, password=PASSWORD, role=Role.AGENT, display_name="客服 agent"
         )
     finally:
         await uow.close()
-    return email
+    return agent.email
 
 
 async def test_a_rejection_disputed_is_ruled_for_the_buyer_by_an_agent(
@@ -362,8 +363,8 @@ async def test_a_rejection_disputed_is_ruled_for_the_buyer_by_an_agent(
 ) -> None:
     from playwright.async_api import expect
 
-    item = await _delivered(server, pay_sandbox, unique, "lamp", _skus(unique, "LP", 8800))
-    agent = await _agent(server, unique)
+    item = await _delivered(server, pay_sandbox, unique, "lamp", _skus(8800))
+    agent = await _agent(server)
     problems: list[str] = []
     async with _buyer(browser, server, item, problems) as page:
         await _ask(page, "return", "颜色不符 Not the colour shown")
@@ -406,8 +407,8 @@ async def test_a_request_the_shop_leaves_unanswered_reaches_the_agents_queue(
 ) -> None:
     from playwright.async_api import expect
 
-    item = await _delivered(server, pay_sandbox, unique, "bag", _skus(unique, "BG", 15900))
-    agent = await _agent(server, unique)
+    item = await _delivered(server, pay_sandbox, unique, "bag", _skus(15900))
+    agent = await _agent(server)
     problems: list[str] = []
     async with _buyer(browser, server, item, problems) as page:
         await _ask(page, "return", "买错了 Wrong model")

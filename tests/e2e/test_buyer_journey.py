@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
-from kuaidan.merchants import service as merchants
+from kuaidan.catalog.domain import NewSku
 from tests.conftest import LiveServer
+from tests.factories import CategoryFactory, MerchantFactory, ProductFactory, SkuFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -18,27 +17,34 @@ async def _list_tee(server: LiveServer, unique: str) -> dict[str, int]:
     """A tee in two colours and two sizes; red/L costs more and black/L is sold out."""
     uow = server.uow()
     try:
-        shop = await merchants.create_merchant(
-            uow=uow, slug=f"e2e-{unique}", name=f"测试店 {unique}", name_en=f"Test Shop {unique}"
+        shop = await MerchantFactory.create(uow, slug=f"e2e-{unique}")
+        category = await CategoryFactory.create(
+            uow, slug="e2e-tees", name="T恤", name_en="T-shirts"
         )
-        await catalog.ensure_category(uow=uow, slug="e2e-tees", name="T恤", name_en="T-shirts")
+
+        def sku(code: str, colour: str, size: str, price: int, stock: int, **more: Any) -> NewSku:
+            return SkuFactory.build(
+                code=f"{unique}-{code}",
+                attributes={"colour": colour, "size": size},
+                price_fen=price,
+                stock=stock,
+                **more,
+            )
+
         skus = [
-            NewSku(f"{unique}-BK-M", {"colour": "黑色 Black", "size": "M"}, 5900, 12),
-            NewSku(f"{unique}-BK-L", {"colour": "黑色 Black", "size": "L"}, 5900, 0),
-            NewSku(f"{unique}-RD-M", {"colour": "红色 Red", "size": "M"}, 6900, 3, 9900),
-            NewSku(f"{unique}-RD-L", {"colour": "红色 Red", "size": "L"}, 7900, 7),
+            sku("BK-M", "黑色 Black", "M", 5900, 12),
+            sku("BK-L", "黑色 Black", "L", 5900, 0),
+            sku("RD-M", "红色 Red", "M", 6900, 3, list_price_fen=9900),
+            sku("RD-L", "红色 Red", "L", 7900, 7),
         ]
-        product = await catalog.create_product(
-            uow=uow,
+        product = await ProductFactory.create(
+            uow,
             merchant_id=shop.id,
-            product=NewProduct(
-                title=f"纯棉圆领T恤 Cotton Crew Tee {unique}",
-                description="100% cotton.",
-                category_slug="e2e-tees",
-                specs=[("材质 Material", "棉 Cotton")],
-                images=[],
-                skus=skus,
-            ),
+            title=f"纯棉圆领T恤 Cotton Crew Tee {unique}",
+            description="100% cotton.",
+            category_slug=category.slug,
+            specs=[("材质 Material", "棉 Cotton")],
+            skus=skus,
         )
         return {sku.code: sku.id for sku in product.skus}
     finally:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from kuaidan.catalog.domain import NewSku
 from tests.conftest import LiveServer
 from tests.e2e.test_order_journey import (
     PASSWORD,
@@ -20,6 +19,7 @@ from tests.e2e.test_order_journey import (
     _register_with_address,
     _watched_page,
 )
+from tests.factories import SkuFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.e2e
 async def _tee_shop(server: LiveServer, unique: str) -> Shop:
     """A shop selling a tee in red (59 yuan) and black (69 yuan); the buyer picks black."""
     skus = [
-        NewSku(f"{unique}-TEE-RD", {"颜色 Colour": "红色 Red"}, 5900, 5),
-        NewSku(f"{unique}-TEE-BK", {"颜色 Colour": "黑色 Black"}, 6900, 5),
+        SkuFactory.build(attributes={"颜色 Colour": "红色 Red"}, price_fen=5900, stock=5),
+        SkuFactory.build(attributes={"颜色 Colour": "黑色 Black"}, price_fen=6900, stock=5),
     ]
     return await _open_shop(server, unique, "tee", skus, ("黑色 Black",))
 
@@ -192,9 +192,9 @@ async def test_buyer_pays_the_difference_of_a_dearer_size(
     from playwright.async_api import expect
 
     skus = [
-        NewSku(f"{unique}-COAT-M", {"尺码 Size": "M"}, 19900, 5),
-        NewSku(f"{unique}-COAT-XL", {"尺码 Size": "XL"}, 21900, 5),
-        NewSku(f"{unique}-COAT-S", {"尺码 Size": "S"}, 18900, 5),
+        SkuFactory.build(attributes={"尺码 Size": "M"}, price_fen=19900, stock=5),
+        SkuFactory.build(attributes={"尺码 Size": "XL"}, price_fen=21900, stock=5),
+        SkuFactory.build(attributes={"尺码 Size": "S"}, price_fen=18900, stock=5),
     ]
     shop = await _open_shop(server, unique, "coat", skus, ("S",))
     base = server.base_url

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from kuaidan.catalog.domain import NewSku
 from tests.conftest import CarrierSandbox, LiveServer, eventually
 from tests.e2e.test_order_journey import (
     TIMEOUT_MS,
@@ -19,6 +18,7 @@ from tests.e2e.test_order_journey import (
     _watched_page,
 )
 from tests.e2e.test_tracking_journey import _ship_with_proposed_carrier
+from tests.factories import SkuFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +48,8 @@ async def test_the_buyer_redirects_a_parcel_in_transit_and_the_new_one_arrives(
 
     base = server.base_url
     skus = [
-        NewSku(f"{unique}-MUG-BK", {"颜色 Colour": "黑色 Black"}, 3900, 5),
-        NewSku(f"{unique}-MUG-WH", {"颜色 Colour": "白色 White"}, 3900, 5),
+        SkuFactory.build(attributes={"颜色 Colour": "黑色 Black"}, price_fen=3900, stock=5),
+        SkuFactory.build(attributes={"颜色 Colour": "白色 White"}, price_fen=3900, stock=5),
     ]
     shop = await _open_shop(server, unique, "mug", skus, ("白色 White",))
     problems: list[str] = []

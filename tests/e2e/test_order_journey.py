@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
+from kuaidan.catalog.domain import NewSku
 from kuaidan.logistics import service as logistics
-from kuaidan.merchants import service as merchants
-from kuaidan.merchants.domain import ShippingSettings
 from tests.conftest import LiveServer
+from tests.factories import (
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,30 +43,24 @@ async def _open_shop(
     """A merchant with one listed product and a staff account; the SKU ``choice`` picks."""
     uow = server.uow()
     try:
-        shop = await merchants.create_merchant(
-            uow=uow, slug=f"{tag}-{unique}", name=f"{tag}店 {unique}", name_en=f"{tag} {unique}"
+        shop = await MerchantFactory.create(
+            uow,
+            slug=f"{tag}-{unique}",
+            name=f"{tag}店 {unique}",
+            name_en=f"{tag} {unique}",
+            ships_from=("上海", "上海"),
         )
-        await catalog.ensure_category(uow=uow, slug="e2e-goods", name="百货", name_en="Goods")
+        category = await CategoryFactory.create(uow, slug="e2e-goods")
         await logistics.ensure_default_carriers(uow=uow)
-        await merchants.set_shipping_settings(
-            uow=uow, merchant_id=shop.id, settings=ShippingSettings("上海", "上海", False)
-        )
-        product = await catalog.create_product(
-            uow=uow,
+        product = await ProductFactory.create(
+            uow,
             merchant_id=shop.id,
-            product=NewProduct(
-                title=f"{tag} 商品 {unique}",
-                description="",
-                category_slug="e2e-goods",
-                specs=[],
-                images=[],
-                skus=skus,
-            ),
+            title=f"{tag} 商品 {unique}",
+            category_slug=category.slug,
+            skus=skus,
         )
-        email = f"{tag}-staff-{unique}@merchant.kuaidan.test"
-        await accounts.create_user(
-            uow=uow,
-            email=email,
+        staff = await UserFactory.create(
+            uow,
             password=PASSWORD,
             role=Role.MERCHANT,
             display_name=f"{tag} staff",
@@ -72,17 +69,17 @@ async def _open_shop(
     finally:
         await uow.close()
     wanted = {sku.code: sku.id for sku in product.skus}[skus[-1].code]
-    return Shop(product.id, wanted, email, choice)
+    return Shop(product.id, wanted, staff.email, choice)
 
 
 async def _shops(server: LiveServer, unique: str) -> list[Shop]:
     tees = [
-        NewSku(f"{unique}-T-BK-M", {"colour": "黑色 Black", "size": "M"}, 5900, 5),
-        NewSku(f"{unique}-T-WH-L", {"colour": "白色 White", "size": "L"}, 6900, 5),
+        SkuFactory.build(attributes={"colour": "黑色 Black", "size": "M"}, price_fen=5900, stock=5),
+        SkuFactory.build(attributes={"colour": "白色 White", "size": "L"}, price_fen=6900, stock=5),
     ]
     mugs = [
-        NewSku(f"{unique}-M-350", {"容量 Size": "350ml"}, 2500, 5),
-        NewSku(f"{unique}-M-500", {"容量 Size": "500ml"}, 3500, 5),
+        SkuFactory.build(attributes={"容量 Size": "350ml"}, price_fen=2500, stock=5),
+        SkuFactory.build(attributes={"容量 Size": "500ml"}, price_fen=3500, stock=5),
     ]
     return [
         await _open_shop(server, unique, "tee", tees, ("白色 White", "L")),

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
 from kuaidan.ordering.aftersales import service as aftersales
 from tests.conftest import CarrierSandbox, LiveServer, PaySandbox
@@ -24,6 +23,7 @@ from tests.e2e.layout import (
 )
 from tests.e2e.test_after_sales import _delivered, _skus
 from tests.e2e.test_order_journey import PASSWORD, _watched_page
+from tests.factories import UserFactory
 from tests.integration.ordering_support import PASSWORD as BUYER_PASSWORD
 from tests.integration.ordering_support import order, paid_checkout
 from tests.integration.test_after_sales import ask
@@ -70,7 +70,7 @@ async def test_every_main_page_fits_a_phone(
     from playwright.async_api import expect
 
     base, problems = server.base_url, list[str]()
-    item = await _delivered(server, pay_sandbox, unique, "phone", _skus(unique, "PH", 5900))
+    item = await _delivered(server, pay_sandbox, unique, "phone", _skus(5900))
     async with server.client() as api:
         paid = await paid_checkout(api, pay_sandbox, item.buyer, [(item.shop.sku_id, 1)])
         waiting = str(paid["orders"][0]["number"])
@@ -79,19 +79,16 @@ async def test_every_main_page_fits_a_phone(
         )
         assert put.status_code == 200, put.text
     # A request the shop left unanswered: the agents' queue shows its longest status words.
-    unanswered = await _delivered(
-        server, pay_sandbox, unique, "phone-late", _skus(unique, "PL", 5900)
-    )
+    unanswered = await _delivered(server, pay_sandbox, unique, "phone-late", _skus(5900))
     async with server.client() as api:
         line = (await order(api, unanswered.number, unanswered.buyer.auth))["lines"][0]
         items = [{"sku_id": line["sku_id"], "quantity": 1}]
         asked = await ask(api, unanswered.number, unanswered.buyer.auth, kind="return", items=items)
         assert asked.status_code == 201, asked.text
-    admin = f"admin-{unique}@staff.kuaidan.test"
     uow = server.uow()
     try:
-        await accounts.create_user(
-            uow=uow, email=admin, password=PASSWORD, role=Role.ADMIN, display_name="管理员"
+        admin = await UserFactory.create(
+            uow, password=PASSWORD, role=Role.ADMIN, display_name="管理员"
         )
         assert await aftersales.run_timers(uow=uow, now=datetime.now(UTC) + timedelta(hours=49))
     finally:
@@ -130,7 +127,7 @@ async def test_every_main_page_fits_a_phone(
             ("logistics", "/merchant/logistics/tasks"),
         ):
             radios += await _visit(page, base, tmp_path, f"merchant-{name}", path)
-    async with _phone(browser, base, problems, (admin, PASSWORD)) as page:
+    async with _phone(browser, base, problems, (admin.email, PASSWORD)) as page:
         await expect(page.get_by_test_id("risk-holds-link")).to_be_in_viewport(ratio=1)
         await expect(page.get_by_test_id("reconciliation-link")).to_be_in_viewport(ratio=1)
         for name, path in (

@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
-from kuaidan.merchants import service as merchants
 from tests.conftest import LiveServer
 from tests.e2e.test_order_journey import _watched_page
+from tests.factories import CategoryFactory, MerchantFactory, ProductFactory, SkuFactory
 
 pytestmark = pytest.mark.e2e
 COLOUR, SIZE = "颜色 Colour", "尺码 Size"
@@ -32,25 +30,19 @@ async def test_the_picture_follows_the_chosen_colour(
         pictures.append(relative)
     uow = server.uow()
     try:
-        shop = await merchants.create_merchant(
-            uow=uow, slug=f"pic-{unique}", name=f"图店 {unique}", name_en=f"Pic {unique}"
-        )
-        await catalog.ensure_category(uow=uow, slug="e2e-wear", name="服饰", name_en="Wear")
-        product = await catalog.create_product(
-            uow=uow,
+        shop = await MerchantFactory.create(uow)
+        category = await CategoryFactory.create(uow, slug="e2e-wear", name="服饰", name_en="Wear")
+        product = await ProductFactory.create(
+            uow,
             merchant_id=shop.id,
-            product=NewProduct(
-                title=f"卫衣 Hoodie {unique}",
-                description="",
-                category_slug="e2e-wear",
-                specs=[],
-                images=pictures,
-                skus=[
-                    NewSku(f"{unique}-{c}-{s}", {COLOUR: colour, SIZE: s}, 9900, 3)
-                    for c, colour in (("BK", "黑色 Black"), ("GR", "灰色 Grey"))
-                    for s in ("M", "L")
-                ],
-            ),
+            title=f"卫衣 Hoodie {unique}",
+            category_slug=category.slug,
+            images=pictures,
+            skus=[
+                SkuFactory.build(attributes={COLOUR: colour, SIZE: size}, price_fen=9900, stock=3)
+                for colour in ("黑色 Black", "灰色 Grey")
+                for size in ("M", "L")
+            ],
         )
     finally:
         await uow.close()

@@ -17,16 +17,20 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, text
 
-from kuaidan.accounts import service as accounts
 from kuaidan.accounts.domain import Role
-from kuaidan.catalog import service as catalog
-from kuaidan.catalog.domain import NewProduct, NewSku
 from kuaidan.core.db import UTCDateTime
 from kuaidan.core.notify import dev_inbox
-from kuaidan.merchants import service as merchants
 from tests.conftest import LiveServer, eventually
 from tests.e2e.layout import assert_badges_stay_put, box, inside
 from tests.e2e.test_order_journey import PASSWORD, TIMEOUT_MS, _watched_page
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    SkuFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -38,23 +42,16 @@ async def _shop(server: LiveServer, unique: str) -> list[tuple[int, int]]:
     """A shop with a cheap and an expensive product: (product id, SKU id) of each."""
     uow = server.uow()
     try:
-        shop = await merchants.create_merchant(
-            uow=uow, slug=f"rk-{unique}", name=f"风控店 {unique}", name_en=f"Risk {unique}"
-        )
-        await catalog.ensure_category(uow=uow, slug="e2e-tech", name="数码", name_en="Tech")
+        shop = await MerchantFactory.create(uow)
+        category = await CategoryFactory.create(uow, slug="e2e-tech", name="数码", name_en="Tech")
         ids = []
         for tag, price in (("cable", SMALL_PRICE), ("phone", BIG_PRICE)):
-            product = await catalog.create_product(
-                uow=uow,
+            product = await ProductFactory.create(
+                uow,
                 merchant_id=shop.id,
-                product=NewProduct(
-                    title=f"{tag} {unique}",
-                    description="",
-                    category_slug="e2e-tech",
-                    specs=[],
-                    images=[],
-                    skus=[NewSku(f"{unique}-{tag}", {"颜色 Colour": "黑色 Black"}, price, 20)],
-                ),
+                title=f"{tag} {unique}",
+                category_slug=category.slug,
+                skus=[SkuFactory.build(price_fen=price, stock=20)],
             )
             ids.append((product.id, product.skus[0].id))
     finally:
@@ -66,19 +63,8 @@ async def _buyer_of_two_days(server: LiveServer, email: str) -> int:
     """A buyer with an address who signed up two days ago (so only the script is unusual)."""
     uow = server.uow()
     try:
-        user = await accounts.create_user(
-            uow=uow, email=email, password=PASSWORD, role=Role.BUYER, display_name="老买家"
-        )
-        await accounts.add_address(
-            uow=uow,
-            user_id=user.id,
-            recipient="钱七",
-            phone="+86 137-5555-0101",
-            province="浙江省",
-            city="杭州市",
-            line="西湖区文三路 9 号",
-            is_default=True,
-        )
+        user = await UserFactory.create(uow, email=email, password=PASSWORD, display_name="老买家")
+        await AddressFactory.create(uow, user_id=user.id, is_default=True)
         backdate = text(
             "UPDATE users SET created_at = :at, address_changed_at = :at WHERE id = :id"
         ).bindparams(bindparam("at", type_=UTCDateTime()))
@@ -207,18 +193,17 @@ async def test_held_purchase_verified_by_one_buyer_and_blocked_for_another(
     assert len(guesses) == 5, f"errors on the pages: {guesses}"
 
     # The analysts' console shows both outcomes.
-    admin = f"analyst-{unique}@staff.kuaidan.test"
     uow = server.uow()
     try:
-        await accounts.create_user(
-            uow=uow, email=admin, password=PASSWORD, role=Role.ADMIN, display_name="风控"
+        analyst = await UserFactory.create(
+            uow, password=PASSWORD, role=Role.ADMIN, display_name="风控"
         )
     finally:
         await uow.close()
     context = await browser.new_context(ignore_https_errors=True, locale="zh-CN")
     try:
         page = await _watched_page(context, problems)
-        await _log_in(page, base, admin, "/risk/holds")
+        await _log_in(page, base, analyst.email, "/risk/holds")
         rows = page.get_by_test_id("decided-hold")
         for reference, status in ((verified, "verified"), (blocked, "blocked")):
             row = rows.and_(page.locator(f'[data-reference="{reference}"]'))

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from kuaidan.catalog.domain import NewSku
 from tests.conftest import CarrierSandbox, LiveServer, eventually
 from tests.e2e.test_order_journey import (
     PASSWORD,
@@ -23,6 +22,7 @@ from tests.e2e.test_order_journey import (
     _register_with_address,
     _watched_page,
 )
+from tests.factories import SkuFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -75,8 +75,8 @@ async def test_the_buyer_watches_the_parcel_move_and_arrive(
 
     base = server.base_url
     skus = [
-        NewSku(f"{unique}-LAMP-BK", {"颜色 Colour": "黑色 Black"}, 8800, 5),
-        NewSku(f"{unique}-LAMP-WH", {"颜色 Colour": "白色 White"}, 8800, 5),
+        SkuFactory.build(attributes={"颜色 Colour": "黑色 Black"}, price_fen=8800, stock=5),
+        SkuFactory.build(attributes={"颜色 Colour": "白色 White"}, price_fen=8800, stock=5),
     ]
     shop = await _open_shop(server, unique, "lamp", skus, ("白色 White",))
     problems: list[str] = []

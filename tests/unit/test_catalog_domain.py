@@ -32,6 +32,7 @@ from kuaidan.catalog.domain import (
 from kuaidan.catalog.pages import parse_search_form
 from kuaidan.core.errors import InvalidInput
 from kuaidan.inventory.domain import StockLevel
+from tests.factories import ProductFactory, SkuFactory
 
 COLOUR, SIZE = "颜色 Colour", "尺码 Size"
 
@@ -282,20 +283,24 @@ def test_search_form_page_links_keep_the_filters():
 # --- new listings -------------------------------------------------------------------------
 
 
-def listing(**changes) -> NewProduct:
+def listing(**changes: Any) -> NewProduct:
+    """A good listing (a spec, a picture, a struck-through price, a SKU sold out), changed."""
     fields: dict[str, Any] = {
-        "title": "纯棉T恤 Cotton Tee",
-        "description": "",
         "category_slug": "tees",
         "specs": [("材质 Material", "棉 Cotton")],
         "images": ["products/1/1.png"],
         "skus": [
-            NewSku("T-BLK-M", {COLOUR: "Black", SIZE: "M"}, 7900, 3, 12900),
-            NewSku("T-BLK-L", {COLOUR: "Black", SIZE: "L"}, 7900, 0),
+            SkuFactory.build(
+                attributes={COLOUR: "Black", SIZE: "M"}, price_fen=7900, list_price_fen=12900
+            ),
+            SkuFactory.build(attributes={COLOUR: "Black", SIZE: "L"}, price_fen=7900, stock=0),
         ],
     }
-    fields.update(changes)
-    return NewProduct(**fields)
+    return ProductFactory.build(**{**fields, **changes})
+
+
+def sku_with(attributes: dict[str, str]) -> NewSku:
+    return SkuFactory.build(attributes=attributes)
 
 
 def test_a_good_listing_has_no_problems():
@@ -309,13 +314,13 @@ def test_a_good_listing_has_no_problems():
         ({"title": "  "}, "title"),
         ({"title": "x" * 121}, "title"),
         ({"skus": []}, "at least one SKU"),
-        ({"skus": [NewSku("A", {}, 100, 1), NewSku("A", {"x": "1"}, 100, 1)]}, "unique"),
-        ({"skus": [NewSku("A", {}, 0, 1)]}, "price"),
-        ({"skus": [NewSku("A", {}, 100, -1)]}, "stock"),
-        ({"skus": [NewSku("A", {}, 100, 1, 50)]}, "list price"),
-        ({"skus": [NewSku("A", {"c": "1"}, 100, 1), NewSku("B", {"s": "1"}, 100, 1)]}, "same"),
-        ({"skus": [NewSku("A", {"c": "1"}, 100, 1), NewSku("B", {"c": "1"}, 100, 1)]}, "differ"),
-        ({"skus": [NewSku("A B", {}, 100, 1)]}, "without spaces"),
+        ({"skus": [SkuFactory.build(code="A"), SkuFactory.build(code="A")]}, "unique"),
+        ({"skus": [SkuFactory.build(price_fen=0)]}, "price"),
+        ({"skus": [SkuFactory.build(stock=-1)]}, "stock"),
+        ({"skus": [SkuFactory.build(price_fen=100, list_price_fen=50)]}, "list price"),
+        ({"skus": [sku_with({"c": "1"}), sku_with({"s": "1"})]}, "same"),
+        ({"skus": [sku_with({"c": "1"}), sku_with({"c": "1"})]}, "differ"),
+        ({"skus": [SkuFactory.build(code="A B")]}, "without spaces"),
         ({"images": ["../etc/passwd"]}, "media path"),
         ({"images": ["/abs/1.png"]}, "media path"),
         ({"specs": [("", "x")]}, "specification"),
