@@ -43,7 +43,7 @@ from kuaidan.ordering.aftersales.service._case import (
 from kuaidan.ordering.domain import check_request_id
 from kuaidan.ordering.service import order_rows
 from kuaidan.ordering.service.carts import is_orderable
-from kuaidan.ordering.service.order_rows import OrderLine
+from kuaidan.ordering.service.order_rows import Order, OrderLine
 from kuaidan.security import service as security
 
 if TYPE_CHECKING:
@@ -85,31 +85,12 @@ async def request_case(
         earlier = await repository.after_sales_by_request(uow.session, row.id, request_id)
         if earlier is not None:
             return await _view(uow, row, earlier)
-        delivered_at = check_order(row.status, delivered_at=row.delivered_at or row.completed_at)
-        cases = await repository.after_sales_of(uow.session, row.id)
         lines = (await order_rows.lines_of(uow, [row.id])).get(row.id, [])
-        ordered = _ordered(lines, cases)
-        check_items(case.kind, case.items, ordered)
-        windows = await catalog.return_windows(
-            uow=uow, product_ids={ordered[c.sku_id].product_id for c in case.items}
-        )
-        for claim in case.items:
-            check_window(
-                case.kind, delivered_at=delivered_at, now=uow.now(), policy=policy,
-                category_days=windows.get(ordered[claim.sku_id].product_id),
-            )  # fmt: skip
+        ordered = await _claimable(uow, row, lines, case, policy)
         exchange_label = None
         if case.exchange_sku_id is not None:
             exchange_label = await _check_exchange(uow, lines, case.items[0], case.exchange_sku_id)
-        trusted = is_trusted(
-            completed_orders=await order_rows.completed_orders_of(uow, buyer_id=row.buyer_id),
-            ruled_against=await repository.cases_ruled_against(
-                uow.session,
-                buyer_id=row.buyer_id,
-                since=uow.now() - timedelta(days=policy.trusted_lookback_days),
-            ),
-            policy=policy,
-        )
+        trusted = await _trusted(uow, row.buyer_id, policy)
         by_sku = {line.sku_id: line for line in lines}
         now = uow.now()
         new = AfterSalesCase(
@@ -139,6 +120,42 @@ async def request_case(
             )  # fmt: skip
         await _tell(uow, row, new, None, actor, by.id, note=reason)
         return await _view(uow, row, new)
+
+
+async def _claimable(
+    uow: UnitOfWork,
+    row: Order,
+    lines: Sequence[OrderLine],
+    case: NewCase,
+    policy: AfterSalesPolicy,
+) -> dict[int, OrderedLine]:
+    """The order's lines with what is still claimable on each, once the order, the items and
+    every item's return window are checked for this case."""
+    delivered_at = check_order(row.status, delivered_at=row.delivered_at or row.completed_at)
+    ordered = _ordered(lines, await repository.after_sales_of(uow.session, row.id))
+    check_items(case.kind, case.items, ordered)
+    windows = await catalog.return_windows(
+        uow=uow, product_ids={ordered[c.sku_id].product_id for c in case.items}
+    )
+    for claim in case.items:
+        check_window(
+            case.kind, delivered_at=delivered_at, now=uow.now(), policy=policy,
+            category_days=windows.get(ordered[claim.sku_id].product_id),
+        )  # fmt: skip
+    return ordered
+
+
+async def _trusted(uow: UnitOfWork, buyer_id: int, policy: AfterSalesPolicy) -> bool:
+    """Whether the buyer's record earns a refund before the goods are back."""
+    return is_trusted(
+        completed_orders=await order_rows.completed_orders_of(uow, buyer_id=buyer_id),
+        ruled_against=await repository.cases_ruled_against(
+            uow.session,
+            buyer_id=buyer_id,
+            since=uow.now() - timedelta(days=policy.trusted_lookback_days),
+        ),
+        policy=policy,
+    )
 
 
 def _ordered(lines: Sequence[OrderLine], cases: Sequence[AfterSalesCase]) -> dict[int, OrderedLine]:
