@@ -11,6 +11,8 @@ import re
 import ssl
 import uuid
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +31,9 @@ from tests.conftest import ALIPAY_APP_ID, MERCHANT_FILES, SELLER_ID, LiveServer,
 ALIPAY_APP_FILES = MERCHANT_FILES[2:]
 
 
-async def _fresh_postgres(base: str, suffix: str) -> str:
+@asynccontextmanager
+async def scratch_postgres(base: str, suffix: str) -> AsyncIterator[str]:
+    """A new, empty database beside ``base``'s, dropped afterwards."""
     url = make_url(base)
     name = f"{url.database}_{suffix}"
     admin = create_async_engine(
@@ -38,8 +42,12 @@ async def _fresh_postgres(base: str, suffix: str) -> str:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @dataclass

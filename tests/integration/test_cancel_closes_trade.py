@@ -9,7 +9,7 @@ import re
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import closing, suppress
+from contextlib import AsyncExitStack, closing, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from tests.integration.ordering_support import (
     opened,
     place,
 )
-from tests.integration.payments_support import _fresh_postgres
+from tests.integration.payments_support import scratch_postgres
 from tests.integration.test_payments import sandbox_trade
 
 # The shared fixtures, bound into this module.
@@ -199,14 +199,17 @@ async def gated_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[LiveServer]:
     """A kuaidan server on ``server``'s backend that reaches the provider through ``gate``."""
-    url = None
-    if server.backend == "postgres":
-        base = base_postgres_url()
-        assert base is not None
-        url = await _fresh_postgres(base, "gated")
     sandbox = GatedSandbox(pay_sandbox.handle, pay_sandbox.merchant_dir, gate=gate)
     data_dir = tmp_path_factory.mktemp(f"gated-{server.backend}")
-    async with live_server(data_dir, url, sandbox, carrier_sandbox) as running:
+    async with AsyncExitStack() as stack:
+        url = None
+        if server.backend == "postgres":
+            base = base_postgres_url()
+            assert base is not None
+            url = await stack.enter_async_context(scratch_postgres(base, "gated"))
+        running = await stack.enter_async_context(
+            live_server(data_dir, url, sandbox, carrier_sandbox)
+        )
         yield running
 
 
