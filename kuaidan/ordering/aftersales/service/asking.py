@@ -87,9 +87,7 @@ async def request_case(
             return await _view(uow, row, earlier)
         lines = (await order_rows.lines_of(uow, [row.id])).get(row.id, [])
         ordered = await _claimable(uow, row, lines, case, policy)
-        exchange_label = None
-        if case.exchange_sku_id is not None:
-            exchange_label = await _check_exchange(uow, lines, case.items[0], case.exchange_sku_id)
+        exchange_label = await _exchange_label(uow, lines, case)
         trusted = await _trusted(uow, row.buyer_id, policy)
         by_sku = {line.sku_id: line for line in lines}
         now = uow.now()
@@ -179,6 +177,13 @@ def _item(line: OrderLine, quantity: int) -> dict[str, Any]:
         "title": line.title, "sku_label": line.sku_label, "quantity": quantity,
         "unit_price_fen": line.unit_price_fen,
     }  # fmt: skip
+
+
+async def _exchange_label(uow: UnitOfWork, lines: Sequence[OrderLine], case: NewCase) -> str | None:
+    """The wanted colour/size's label for an exchange, checked; None for other kinds."""
+    if case.exchange_sku_id is None:
+        return None
+    return await _check_exchange(uow, lines, case.items[0], case.exchange_sku_id)
 
 
 async def _check_exchange(

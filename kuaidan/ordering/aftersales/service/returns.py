@@ -37,7 +37,7 @@ from kuaidan.ordering.service.order_rows import Order
 from kuaidan.ordering.service.shipping import DEFAULT_WEIGHT_G, ship_from
 
 if TYPE_CHECKING:
-    pass
+    from kuaidan.merchants.domain import ReturnAddress
 
 
 async def send_back(
@@ -64,32 +64,9 @@ async def send_back(
         next_status(CaseStatus(case.status), CaseStep.SEND_BACK, CaseKind(case.kind), actor=actor)
         address = _return_address(uow, case)
         assert address is not None
-        origin, destination = (
-            place_of(row.province, row.city),
-            place_of(address.province, address.city),
+        info, booked_by = await _return_parcel(
+            uow, row, address, carrier_code=carrier_code, tracking_number=tracking_number
         )
-        if tracking_number is None:
-            info = await logistics.request_shipment(
-                uow=uow, merchant_id=row.merchant_id, origin=origin, destination=destination,
-                weight_g=DEFAULT_WEIGHT_G,
-                recipient=Recipient(address.recipient, address.phone, address.one_line()),
-            )  # fmt: skip
-            booked_by = "platform"
-        else:
-            assert carrier_code is not None
-            info = await logistics.track_shipment(
-                uow=uow, merchant_id=row.merchant_id, carrier_code=carrier_code,
-                tracking_number=tracking_number, origin=origin, destination=destination,
-                weight_g=DEFAULT_WEIGHT_G,
-            )  # fmt: skip
-            if info.order_id is not None or await repository.after_sales_by_shipment(
-                uow.session, info.reference
-            ):
-                raise Conflict(
-                    "this tracking number belongs to another parcel",
-                    details={"field": "tracking_number"},
-                )
-            booked_by = "buyer"
         note = f"{info.carrier_name} {info.tracking_number or ''}".strip()
         await _advance(
             uow, row, case, CaseStep.SEND_BACK, actor, by.id, note=note,
@@ -102,6 +79,46 @@ async def send_back(
         if case.trusted:
             await _refund(uow, row, case)
         return await _view(uow, row, case)
+
+
+async def _return_parcel(
+    uow: UnitOfWork,
+    row: Order,
+    address: ReturnAddress,
+    *,
+    carrier_code: str | None,
+    tracking_number: str | None,
+) -> tuple[ShipmentInfo, str]:
+    """The parcel that takes the goods back and who booked it: a pickup the platform books
+    (no tracking number given), or the buyer's own parcel, which no other order or case may
+    already own."""
+    origin, destination = (
+        place_of(row.province, row.city),
+        place_of(address.province, address.city),
+    )
+    if tracking_number is None:
+        info = await logistics.request_shipment(
+            uow=uow, merchant_id=row.merchant_id, origin=origin, destination=destination,
+            weight_g=DEFAULT_WEIGHT_G,
+            recipient=Recipient(address.recipient, address.phone, address.one_line()),
+        )  # fmt: skip
+        booked_by = "platform"
+    else:
+        assert carrier_code is not None
+        info = await logistics.track_shipment(
+            uow=uow, merchant_id=row.merchant_id, carrier_code=carrier_code,
+            tracking_number=tracking_number, origin=origin, destination=destination,
+            weight_g=DEFAULT_WEIGHT_G,
+        )  # fmt: skip
+        if info.order_id is not None or await repository.after_sales_by_shipment(
+            uow.session, info.reference
+        ):
+            raise Conflict(
+                "this tracking number belongs to another parcel",
+                details={"field": "tracking_number"},
+            )
+        booked_by = "buyer"
+    return info, booked_by
 
 
 async def note_return_booked(*, uow: UnitOfWork, reference: str, tracking_number: str) -> bool:
