@@ -227,6 +227,15 @@ async def _check_claim(
         )
 
 
+def _check_resolution(resolution: Resolution, claim_fen: int, *, by_merchant: bool) -> None:
+    if isinstance(claim_fen, bool) or not isinstance(claim_fen, int):
+        raise InvalidInput("a claim is whole fen")
+    if claim_fen < 0 or (claim_fen and resolution != Resolution.CLAIM):
+        raise InvalidInput("only a claim carries an amount, and never a negative one")
+    if by_merchant and resolution != Resolution.CHASE:
+        raise Forbidden("a merchant resolves a case only by chasing the carrier")
+
+
 async def resolve_exception(
     *,
     uow: UnitOfWork,
@@ -242,12 +251,7 @@ async def resolve_exception(
     the agreement's cap per parcel). With ``merchant_id`` it is that merchant closing its own
     case, which it may do only by chasing the carrier. A person's resolution (``actor_id``) is
     written to the audit log in the same transaction."""
-    if isinstance(claim_fen, bool) or not isinstance(claim_fen, int):
-        raise InvalidInput("a claim is whole fen")
-    if claim_fen < 0 or (claim_fen and resolution != Resolution.CLAIM):
-        raise InvalidInput("only a claim carries an amount, and never a negative one")
-    if merchant_id is not None and resolution != Resolution.CHASE:
-        raise Forbidden("a merchant resolves a case only by chasing the carrier")
+    _check_resolution(resolution, claim_fen, by_merchant=merchant_id is not None)
     async with uow.atomic():
         case = await repository.get_case(uow.session, case_id=case_id, for_update=True)
         if case is None:

@@ -400,29 +400,7 @@ async def _apply_notification(uow: UnitOfWork, note: Notification) -> Notificati
         payment = await repository.get_payment(
             uow.session, reference=note.out_trade_no, for_update=True
         )
-        problems = ["unknown reference"] if payment is None else []
-        if payment is not None:
-            problems = mismatch_problems(
-                expected_app_id=_provider(uow).app_id,
-                app_id=note.app_id,
-                expected_amount_fen=payment.amount_fen,
-                amount_fen=note.amount_fen,
-                expected_currency=payment.currency,
-                currency=_provider(uow).currency,
-            )
-            if note.paid_at is not None and note.trade_status.is_paid:
-                problems += trade_problems(
-                    expected_amount_fen=payment.amount_fen,
-                    payment_created_at=payment.created_at,
-                    trade=TradeStatus(
-                        reference=note.out_trade_no,
-                        state=note.trade_status,
-                        trade_no=note.trade_no,
-                        amount_fen=note.amount_fen,
-                        paid_at=note.paid_at,
-                    ),
-                )
-                problems = list(dict.fromkeys(problems))
+        problems = ["unknown reference"] if payment is None else _problems(uow, note, payment)
         if problems or payment is None:
             outcome = "rejected: " + ", ".join(problems)
             await _security_event(uow, "notification_mismatch", note.out_trade_no, outcome)
@@ -444,6 +422,32 @@ async def _apply_notification(uow: UnitOfWork, note: Notification) -> Notificati
         )
         await repository.add_notification(uow.session, row)
     return NotificationOutcome(not problems, outcome)
+
+
+def _problems(uow: UnitOfWork, note: Notification, payment: Payment) -> list[str]:
+    """What does not fit between a verified notification and our payment: the app, the
+    amount, the currency and, for a paid trade, the trade itself (each problem once)."""
+    problems = mismatch_problems(
+        expected_app_id=_provider(uow).app_id,
+        app_id=note.app_id,
+        expected_amount_fen=payment.amount_fen,
+        amount_fen=note.amount_fen,
+        expected_currency=payment.currency,
+        currency=_provider(uow).currency,
+    )
+    if note.paid_at is not None and note.trade_status.is_paid:
+        problems += trade_problems(
+            expected_amount_fen=payment.amount_fen,
+            payment_created_at=payment.created_at,
+            trade=TradeStatus(
+                reference=note.out_trade_no,
+                state=note.trade_status,
+                trade_no=note.trade_no,
+                amount_fen=note.amount_fen,
+                paid_at=note.paid_at,
+            ),
+        )
+    return list(dict.fromkeys(problems))
 
 
 def verify_return(*, uow: UnitOfWork, params: Mapping[str, str]) -> ReturnInfo:
