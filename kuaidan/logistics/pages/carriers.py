@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from kuaidan.core.errors import DomainError, InvalidInput, NotFound
 from kuaidan.core.money import format_minor
 from kuaidan.logistics import service
 from kuaidan.logistics.domain import CarrierProfile, CarrierStatus, EtaAccuracy, Zone
+from kuaidan.logistics.domain.scorecards import Scorecard
 from kuaidan.logistics.pages import charts
 from kuaidan.logistics.pages._common import AdminPage, page, router, see_other, whole
 from kuaidan.logistics.service import carriers as registry
@@ -81,23 +83,26 @@ def _label(card: StoredScorecard) -> str:
     return f"{card.info.period_start:%m-%d}"
 
 
+def _series(cards: list[StoredScorecard]) -> tuple[list[charts.Point], ...]:
+    """Per period: on-time, intact and exception rates (None where nothing was measured),
+    satisfaction, and claims in yuan."""
+
+    def points(value: Callable[[Scorecard], float | None]) -> list[charts.Point]:
+        return [charts.Point(_label(c), value(c.info.card)) for c in cards]
+
+    return (
+        points(lambda card: card.on_time_rate if card.delivered else None),
+        points(lambda card: card.intact_rate if card.finished else None),
+        points(lambda card: card.exception_rate if card.shipments else None),
+        points(lambda card: card.satisfaction),
+        points(lambda card: card.claims_fen / 100),
+    )
+
+
 def _charts(profile: CarrierProfile, cards: list[StoredScorecard]) -> dict[str, Any]:
     """The charts of the periods shown; a period without the figure plots nothing."""
     agreement = profile.agreement
-    on_time = [
-        charts.Point(_label(c), c.info.card.on_time_rate if c.info.card.delivered else None)
-        for c in cards
-    ]
-    intact = [
-        charts.Point(_label(c), c.info.card.intact_rate if c.info.card.finished else None)
-        for c in cards
-    ]
-    exceptions = [
-        charts.Point(_label(c), c.info.card.exception_rate if c.info.card.shipments else None)
-        for c in cards
-    ]
-    satisfaction = [charts.Point(_label(c), c.info.card.satisfaction) for c in cards]
-    claims = [charts.Point(_label(c), c.info.card.claims_fen / 100) for c in cards]
+    on_time, intact, exceptions, satisfaction, claims = _series(cards)
     name = profile.name
     on_low, on_high = charts.rate_range([p.value for p in on_time], agreement.on_time_target)
     in_low, in_high = charts.rate_range([p.value for p in intact], agreement.intact_target)
