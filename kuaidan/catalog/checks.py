@@ -2,7 +2,8 @@
 
 Pure: the caller passes the submission and everything the checks need from outside (the
 category and its ancestors, the approved prices, the shop's other titles, whether the shop
-is trusted). The rules are data (``listing_rules``); a caller may pass rules of its own.
+is trusted) and the rules, which are data: ``catalog.service.listing_rules()`` reads the
+shipped ones (``listing_rules.json``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from kuaidan.catalog.listing_rules import (
     PriceRange,
     Searchable,
     Severity,
-    default_rules,
     is_whole,
     normalised_title,
 )
@@ -111,12 +111,9 @@ class CheckContext:
 # --- the decision -----------------------------------------------------------------------
 
 
-def assess(
-    submission: Submission, context: CheckContext, *, rules: ListingRules | None = None
-) -> Assessment:
+def assess(submission: Submission, context: CheckContext, *, rules: ListingRules) -> Assessment:
     """Every check's findings, sorted by field, and the verdict: ``reject`` on any blocking
     finding, ``approve`` only without findings from a trusted shop, else ``human``."""
-    rules = rules or default_rules()
     chain = _category_chain(submission, context)
     applying = rules.chain(chain or ())
     found = [

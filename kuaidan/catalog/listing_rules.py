@@ -13,13 +13,10 @@ import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from kuaidan.catalog.domain import CategoryInfo
 
-RULES_FILE = "listing_rules.json"
 RULES_VERSION = 1
 PRICE_FEN_LIMIT = 10**12
 
@@ -90,13 +87,6 @@ class ListingRulesError(ValueError):
 
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(f"listing rules, {where or 'top level'}: {problem}")
-
-
-@cache
-def default_rules() -> ListingRules:
-    """The rules shipped with kuaidan (``kuaidan/catalog/listing_rules.json``), read once."""
-    text = resources.files("kuaidan.catalog").joinpath(RULES_FILE).read_text(encoding="utf-8")
-    return load_rules(text)
 
 
 def load_rules(text: str) -> ListingRules:

@@ -8,6 +8,8 @@ Every change of a SKU's price or stock refreshes its product's cached price rang
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import cache
+from importlib import resources
 
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +32,7 @@ from kuaidan.catalog.domain import (
     search_text,
     summarise_skus,
 )
+from kuaidan.catalog.listing_rules import ListingRules, load_rules
 from kuaidan.catalog.models import Category, Product, Sku
 from kuaidan.core.db import UnitOfWork
 from kuaidan.core.errors import Conflict, InvalidInput, NotFound
@@ -380,3 +383,14 @@ async def set_stock(*, uow: UnitOfWork, sku_id: int, on_hand: int) -> SkuInfo:
         await inventory.set_on_hand(uow=uow, sku_id=sku_id, on_hand=on_hand)
         await refresh_availability(uow=uow, product_id=sku.product_id)
         return await _sku_or_404(uow, sku_id)
+
+
+LISTING_RULES_FILE = "listing_rules.json"
+
+
+@cache
+def listing_rules() -> ListingRules:
+    """The automatic listing checks' rules shipped with kuaidan
+    (``kuaidan/catalog/listing_rules.json``), read and validated once."""
+    path = resources.files("kuaidan.catalog").joinpath(LISTING_RULES_FILE)
+    return load_rules(path.read_text(encoding="utf-8"))

@@ -26,11 +26,11 @@ from kuaidan.catalog.domain import MAX_SKUS, CategoryInfo
 from kuaidan.catalog.listing_rules import (
     ListingRulesError,
     Severity,
-    default_rules,
     load_rules,
     normalised_title,
     parse_rules,
 )
+from kuaidan.catalog.service import listing_rules as default_rules
 
 APPAREL = CategoryInfo(
     id=1, slug="apparel", name="服装", name_en="Apparel", parent_id=None, position=1
@@ -85,7 +85,7 @@ def context(**changes: Any) -> CheckContext:
 
 
 def findings(sub: Submission, ctx: CheckContext | None = None) -> list[Finding]:
-    return list(assess(sub, ctx or context()).findings)
+    return list(assess(sub, ctx or context(), rules=default_rules()).findings)
 
 
 def rules_hit(sub: Submission, ctx: CheckContext | None = None) -> set[tuple[str, str]]:
@@ -100,24 +100,24 @@ def only(sub: Submission, rule: str, ctx: CheckContext | None = None) -> list[Fi
 
 
 def test_clean_submission_from_trusted_shop_is_approved() -> None:
-    result = assess(submission(), context())
+    result = assess(submission(), context(), rules=default_rules())
     assert result == Assessment(findings=(), verdict=Verdict.APPROVE)
 
 
 def test_clean_submission_from_untrusted_shop_goes_to_a_human() -> None:
-    result = assess(submission(), context(trusted_shop=False))
+    result = assess(submission(), context(trusted_shop=False), rules=default_rules())
     assert result.findings == ()
     assert result.verdict is Verdict.HUMAN
 
 
 def test_a_review_finding_sends_a_trusted_shop_to_a_human() -> None:
-    result = assess(submission(title="第一次穿就爱上 T恤"), context())
+    result = assess(submission(title="第一次穿就爱上 T恤"), context(), rules=default_rules())
     assert [f.severity for f in result.findings] == [Severity.REVIEW]
     assert result.verdict is Verdict.HUMAN
 
 
 def test_a_block_finding_rejects_whatever_else() -> None:
-    result = assess(submission(title="最佳T恤"), context(trusted_shop=True))
+    result = assess(submission(title="最佳T恤"), context(trusted_shop=True), rules=default_rules())
     assert result.verdict is Verdict.REJECT
     assert result.blocking == (result.findings[0],)
 
@@ -511,7 +511,10 @@ def test_rules_from_the_caller_replace_the_shipped_ones() -> None:
     rules = _rules(lambda raw: raw["banned_terms"].append({"term": "爆款", "severity": "block"}))
     result = assess(submission(title="爆款T恤"), context(), rules=rules)
     assert result.verdict is Verdict.REJECT
-    assert assess(submission(title="爆款T恤"), context()).verdict is Verdict.APPROVE
+    assert (
+        assess(submission(title="爆款T恤"), context(), rules=default_rules()).verdict
+        is Verdict.APPROVE
+    )
 
 
 # --- properties --------------------------------------------------------------------------
@@ -565,7 +568,7 @@ contexts = st.builds(
 def test_assess_never_raises_and_its_verdict_follows_its_findings(
     sub: Submission, ctx: CheckContext
 ) -> None:
-    result = assess(sub, ctx)
+    result = assess(sub, ctx, rules=default_rules())
     severities = {f.severity for f in result.findings}
     if Severity.BLOCK in severities:
         assert result.verdict is Verdict.REJECT
@@ -573,7 +576,7 @@ def test_assess_never_raises_and_its_verdict_follows_its_findings(
         assert result.verdict is Verdict.HUMAN
     else:
         assert result.verdict is Verdict.APPROVE
-    assert assess(sub, ctx) == result  # deterministic
+    assert assess(sub, ctx, rules=default_rules()) == result  # deterministic
 
 
 _terms = [t.term for t in default_rules().banned_terms]
@@ -607,6 +610,6 @@ def test_a_submission_with_a_banned_term_is_never_approved(
     sub: Submission, ctx: CheckContext, term: str, place: str, disguise: Any
 ) -> None:
     changed = _with_term(sub, place, disguise(term))
-    result = assess(changed, dataclasses.replace(ctx, trusted_shop=True))
+    result = assess(changed, dataclasses.replace(ctx, trusted_shop=True), rules=default_rules())
     assert result.verdict is not Verdict.APPROVE
     assert any(f.rule == "banned_term" for f in result.findings)
