@@ -44,6 +44,11 @@ def token() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def _fields(value: Any) -> dict[str, Any]:
+    """A built value's fields as the keyword arguments of the service it mirrors."""
+    return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+
+
 class Factory(DataclassFactory[T], Generic[T]):
     """A field keeps the factory's value, else the model's default, else a made-up one;
     made-up datetimes are aware and in UTC."""
@@ -92,9 +97,7 @@ class MerchantFactory(Factory[NewMerchant]):
         """An active merchant; ``ships_from`` (province, city, as logistics names them) sets
         where its parcels leave from, without booking a carrier by itself."""
         new = cls.build(**fields)
-        shop = await merchants.create_merchant(
-            uow=uow, slug=new.slug, name=new.name, name_en=new.name_en, description=new.description
-        )
+        shop = await merchants.create_merchant(uow=uow, **_fields(new))
         if ships_from is not None:
             place = ShippingSettings(*ships_from, auto_book_carrier=False)
             await merchants.set_shipping_settings(uow=uow, merchant_id=shop.id, settings=place)
@@ -121,15 +124,7 @@ class CategoryFactory(Factory[NewCategory]):
     @classmethod
     async def create(cls, uow: UnitOfWork, **fields: Any) -> CategoryInfo:
         new = cls.build(**fields)
-        return await catalog.ensure_category(
-            uow=uow,
-            slug=new.slug,
-            name=new.name,
-            name_en=new.name_en,
-            parent_slug=new.parent_slug,
-            position=new.position,
-            no_reason_return_days=new.no_reason_return_days,
-        )
+        return await catalog.ensure_category(uow=uow, **_fields(new))
 
 
 _variants = itertools.count(1)
@@ -201,16 +196,7 @@ class UserFactory(Factory[NewUser]):
     async def create(cls, uow: UnitOfWork, **fields: Any) -> UserInfo:
         """The account, its password hashed as at sign-up, so it can log in with it."""
         new = cls.build(**fields)
-        return await accounts.create_user(
-            uow=uow,
-            email=new.email,
-            password=new.password,
-            role=new.role,
-            display_name=new.display_name,
-            phone=new.phone,
-            merchant_id=new.merchant_id,
-            full_name=new.full_name,
-        )
+        return await accounts.create_user(uow=uow, **_fields(new))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,15 +231,4 @@ class AddressFactory(Factory[NewAddress]):
     async def create(cls, uow: UnitOfWork, *, user_id: int, **fields: Any) -> AddressInfo:
         """The address in the user's book (the first one becomes the default)."""
         new = cls.build(**fields)
-        return await accounts.add_address(
-            uow=uow,
-            user_id=user_id,
-            recipient=new.recipient,
-            phone=new.phone,
-            province=new.province,
-            city=new.city,
-            line=new.line,
-            district=new.district,
-            postcode=new.postcode,
-            is_default=new.is_default,
-        )
+        return await accounts.add_address(uow=uow, user_id=user_id, **_fields(new))
