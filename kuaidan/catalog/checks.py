@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kuaidan.catalog.domain import MAX_SKUS, CategoryInfo
+from kuaidan.catalog.domain import MAX_SKUS, CategoryInfo, is_whole
 from kuaidan.catalog.listing_rules import (
     REQUIRABLE_FIELDS,
     BannedTerm,
@@ -24,7 +24,6 @@ from kuaidan.catalog.listing_rules import (
     PriceRange,
     Searchable,
     Severity,
-    is_whole,
     normalised_title,
 )
 

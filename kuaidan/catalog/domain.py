@@ -60,7 +60,8 @@ class Sort(StrEnum):
     SALES = "sales"
 
 
-def _is_int(value: object) -> bool:
+def is_whole(value: object) -> bool:
+    """A whole number (an int, and not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -126,7 +127,7 @@ def check_return_days(days: int | None) -> int | None:
     """A category's no-reason return window: None (inherit), 0 (none) or 1..30 days."""
     if days is None:
         return None
-    if not _is_int(days) or not 0 <= days <= MAX_NO_REASON_RETURN_DAYS:
+    if not is_whole(days) or not 0 <= days <= MAX_NO_REASON_RETURN_DAYS:
         raise InvalidInput(
             f"a no-reason return window is 0..{MAX_NO_REASON_RETURN_DAYS} days, or none to inherit",
             details={"field": "no_reason_return_days"},
@@ -245,9 +246,9 @@ def _sku_problems(sku: NewSku) -> list[str]:
     code = sku.code.strip() if _is_text(sku.code) else ""
     if not 1 <= len(code) <= SKU_CODE_MAX or any(ch.isspace() for ch in code):
         found.append(f"SKU code {sku.code!r} must be 1..{SKU_CODE_MAX} characters without spaces")
-    if not _is_int(sku.price_fen) or sku.price_fen <= 0:
+    if not is_whole(sku.price_fen) or sku.price_fen <= 0:
         found.append(f"SKU {code}: the price must be a whole number of fen > 0")
-    if not _is_int(sku.stock) or sku.stock < 0:
+    if not is_whole(sku.stock) or sku.stock < 0:
         found.append(f"SKU {code}: the stock must be a whole number ≥ 0")
     found += list_price_problems(sku.price_fen, sku.list_price_fen, code=code)
     for name, value in sku.attributes.items():
@@ -266,9 +267,9 @@ def list_price_problems(price_fen: int, list_price_fen: int | None, *, code: str
     """A strike-through price, when given, is a whole number of fen at least the price."""
     if list_price_fen is None:
         return []
-    if not _is_int(list_price_fen) or list_price_fen <= 0:
+    if not is_whole(list_price_fen) or list_price_fen <= 0:
         return [f"SKU {code}: the list price must be a whole number of fen > 0"]
-    if _is_int(price_fen) and list_price_fen < price_fen:
+    if is_whole(price_fen) and list_price_fen < price_fen:
         return [f"SKU {code}: the list price may not be below the selling price"]
     return []
 
@@ -332,7 +333,7 @@ class ProductQuery:
             raise InvalidInput(f"sort must be one of {choices}") from None
         for name in ("min_price_fen", "max_price_fen"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 0):
+            if value is not None and (not is_whole(value) or value < 0):
                 raise InvalidInput(f"{name} must be a whole number of fen ≥ 0")
         low, high = self.min_price_fen, self.max_price_fen
         if low is not None and high is not None and low > high:

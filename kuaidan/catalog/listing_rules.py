@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kuaidan.catalog.domain import CategoryInfo
+from kuaidan.catalog.domain import CategoryInfo, is_whole
 
 RULES_VERSION = 1
 PRICE_FEN_LIMIT = 10**12
@@ -253,8 +253,3 @@ class Searchable:
         normal = _normal(text)
         words = "".join(ch for ch in normal if unicodedata.category(ch) != "Cf")
         return cls(words=words, squeezed=_squeeze(normal))
-
-
-def is_whole(value: object) -> bool:
-    """A whole number (an int, and not a bool)."""
-    return isinstance(value, int) and not isinstance(value, bool)
