@@ -26,6 +26,7 @@ from kuaidan.catalog.listing_rules import (
     Severity,
     normalised_title,
 )
+from kuaidan.core.money import format_minor
 
 
 class Verdict(StrEnum):
@@ -143,10 +144,6 @@ def _order(finding: Finding) -> tuple[Any, ...]:
     return key, finding.rule, finding.message
 
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
-
-
 # --- 1 and 3: the category and what it requires ------------------------------------------
 
 
@@ -262,7 +259,7 @@ def _price_findings(
         message = "价格须为大于0的整数(分) The price is a whole number of fen above 0"
         yield _block(f"{at}.price_fen", "price_not_positive", message)
     elif span is not None and not span.min_fen <= price <= span.max_fen:
-        low, high = _yuan(span.min_fen), _yuan(span.max_fen)
+        low, high = format_minor(span.min_fen), format_minor(span.max_fen)
         message = f"价格超出本类目范围{low}–{high} The category's prices run {low}–{high}"
         yield _review(f"{at}.price_fen", "price_out_of_range", message)
     if (
@@ -273,8 +270,8 @@ def _price_findings(
         and abs(price - old) * 100 > percent * old
     ):
         message = (
-            f"价格较上次审核通过的{_yuan(old)}变动超过{percent}% "
-            f"The price moved more than {percent}% from the approved {_yuan(old)}"
+            f"价格较上次审核通过的{format_minor(old)}变动超过{percent}% "
+            f"The price moved more than {percent}% from the approved {format_minor(old)}"
         )
         yield _review(f"{at}.price_fen", "price_change_large", message)
     listed = sku.list_price_fen
